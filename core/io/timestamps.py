@@ -1,0 +1,126 @@
+"""Timestamp detection and parsing that keeps the data's own time zone.
+
+Accepted: ISO 8601 with or without an offset, ``1995-07-01 00:00:00-04:00``,
+day-first dates (``31-12-2011 01:00``, ``01-Jan-22``), and epoch seconds or
+milliseconds (interpreted as UTC, the only zone an epoch has). A column whose
+offsets differ (e.g. a DST change written as -04:00 then -05:00) is converted
+to its most common offset, and the number of shifted rows is reported in
+``result.attrs['tz_note']``. Unparseable cells raise InputError naming the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+
+TIME_COLUMN_NAMES = ("timestamp", "ts", "time", "datetime", "date_time", "date", "ds", "ts_utc", "run_date")
+_OFFSET = re.compile(r"([+-]\d{2}:?\d{2}|Z)$")
+_DAY_FIRST = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2}|[A-Za-z]{3,9})[-/.](\d{2,4})")
+_EPOCH_MIN, _EPOCH_MAX_S, _EPOCH_MAX_MS = 1e8, 1e11, 1e14
+
+
+def detect_time_column(df: pd.DataFrame) -> str | None:
+    """Best guess at the timestamp column: a known name first, then any parseable text column."""
+    lowered = {str(c).lower(): c for c in df.columns}
+    for name in TIME_COLUMN_NAMES:
+        if name in lowered:
+            return lowered[name]
+    for column in df.columns:
+        if any(key in str(column).lower() for key in ("time", "date")):
+            return column
+    for column in df.columns:
+        sample = df[column].dropna().head(20)
+        if sample.empty or pd.api.types.is_numeric_dtype(sample):
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pd.to_datetime(sample.astype(str), format="mixed")
+            return column
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
+def _epoch(values: pd.Series) -> pd.Series | None:
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any() or numbers.empty:
+        return None
+    top = float(numbers.abs().max())
+    if numbers.min() < _EPOCH_MIN:
+        return None
+    unit = "s" if top < _EPOCH_MAX_S else "ms" if top < _EPOCH_MAX_MS else None
+    if unit is None:
+        return None
+    return pd.to_datetime(numbers, unit=unit, utc=True)
+
+
+def _looks_day_first(text: pd.Series) -> bool:
+    sample = text.head(500)
+    matches = sample.str.extract(_DAY_FIRST.pattern)
+    if matches[0].isna().all():
+        return False
+    first = pd.to_numeric(matches[0], errors="coerce")
+    second = matches[1]
+    month_name = second.str.isalpha().fillna(False).astype(bool)
+    return bool((first > 12).any() or month_name.any() or matches[2].str.len().eq(4).all())
+
+
+def parse_timestamps(values: pd.Series, *, column: str = "timestamp", file: str | None = None) -> pd.Series:
+    """Parse a column of timestamps; returns datetime64 (tz-aware when the data has a zone)."""
+    if values.isna().any():
+        first = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise InputError("timestamp is empty", file=file, column=column, row=first + 2)
+    epoch = _epoch(values)
+    if epoch is not None:
+        return pd.Series(epoch.to_numpy(), index=values.index, name=values.name)
+    text = values.astype(str).str.strip()
+    day_first = _looks_day_first(text)
+    offsets = text.str.extract(_OFFSET.pattern)[0]
+    mixed = offsets.nunique(dropna=False) > 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(text, format="mixed", dayfirst=day_first, utc=bool(mixed))
+        except (ValueError, TypeError, OverflowError):
+            parsed = pd.to_datetime(text, format="mixed", dayfirst=day_first, utc=bool(mixed), errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"'{text.iloc[first]}' is not a date/time ({int(bad.sum())} such cells)",
+            file=file,
+            column=column,
+            row=first + 2,
+        )
+    if mixed:
+        present = offsets.dropna()
+        if present.empty or offsets.isna().any():
+            # Some rows carry an offset and some do not: there is no honest way to align them.
+            first = int(np.flatnonzero(offsets.isna().to_numpy())[0]) if offsets.isna().any() else 0
+            raise InputError(
+                "mixes timestamps with and without a time-zone offset", file=file, column=column, row=first + 2
+            )
+        common = present.mode().iloc[0]
+        zone = "UTC" if common == "Z" else common if ":" in common else f"{common[:3]}:{common[3:]}"
+        parsed = parsed.dt.tz_convert(_fixed(zone))
+        parsed.attrs["tz_note"] = (
+            f"{int((offsets != common).sum())} of {len(offsets)} timestamps had another UTC offset "
+            f"and were converted to {zone}"
+        )
+    return parsed.rename(values.name)
+
+
+def _fixed(offset: str) -> dt.tzinfo:
+    """A fixed-offset tzinfo for '+HH:MM' / '-HH:MM' / 'UTC'."""
+    if offset == "UTC":
+        return dt.timezone.utc
+    sign = -1 if offset.startswith("-") else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))

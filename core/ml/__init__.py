@@ -1,0 +1,1 @@
+"""Shared machine learning: metrics, fingerprints, lazy heavy imports, the model registry."""

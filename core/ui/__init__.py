@@ -1,0 +1,1 @@
+"""The only Streamlit-aware part of core: cached resources, widgets and figure builders."""
