@@ -27,7 +27,10 @@ def overview() -> None:
     engine = get_engine()
 
     st.subheader("Pages")
-    for domain in available_domains():
+    domains = available_domains()
+    if not domains:
+        st.info("No domain pages are installed yet.")
+    for domain in domains:
         with st.container(border=True):
             st.page_link(domain.page, label=domain.title, icon=domain.icon)
             st.caption(domain.summary)
