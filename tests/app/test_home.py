@@ -59,3 +59,13 @@ def test_home_in_chromium(app_server: str, browser_page) -> None:  # type: ignor
     assert page.locator('[data-testid="stDataFrame"]').count() == 1  # the data sets table (a canvas grid)
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "home")
+
+
+@pytest.mark.postgres
+def test_home_runs_on_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    at = _home()
+    assert not at.exception
+    storage = " ".join(m.value for m in at.markdown)
+    assert "PostgreSQL 127.0.0.1" in storage
+    assert "headroom-secret" not in storage  # the test cluster's password is never shown

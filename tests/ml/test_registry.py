@@ -69,3 +69,19 @@ class _Bundle:
     @classmethod
     def load_from_dir(cls, path: Path) -> _Bundle:
         return cls(int((path / "value.txt").read_text()))
+
+
+def test_keras_model_round_trip(tmp_path: Path, sqlite_url: str) -> None:
+    from core.ml.lazy import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    model.fit(X, X.sum(axis=1), epochs=1, verbose=0)
+    registry = _registry(sqlite_url, tmp_path)
+    record = registry.save("demo", model, algorithm="dense", params={"units": 4}, metrics={}, fingerprint="k")
+    assert record.artifact_kind == "keras"
+    loaded = registry.load(record.model_id)
+    assert np.allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
