@@ -79,7 +79,7 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         # Latin-1 decodes anything; control characters betray a binary file.
         controls = sum(1 for ch in text[:_SNIFF_BYTES] if ord(ch) < 32 and ch not in "\r\n\t")
         if controls > 0.01 * min(len(text), _SNIFF_BYTES):
-            raise InputError("is not a CSV text file (it looks binary)", file=name)
+            raise InputError("is not a CSV text file (it looks binary)", file=name) from None
         return text, "latin-1"
 
 

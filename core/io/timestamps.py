@@ -120,7 +120,7 @@ def parse_timestamps(values: pd.Series, *, column: str = "timestamp", file: str 
 def _fixed(offset: str) -> dt.tzinfo:
     """A fixed-offset tzinfo for '+HH:MM' / '-HH:MM' / 'UTC'."""
     if offset == "UTC":
-        return dt.timezone.utc
+        return dt.UTC
     sign = -1 if offset.startswith("-") else 1
     hours, minutes = int(offset[1:3]), int(offset[4:6])
     return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
