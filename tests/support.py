@@ -48,6 +48,20 @@ def postgres_bin_dir() -> Path | None:
     return Path(candidates[0]).parent if candidates else None
 
 
+def _server_user() -> str:
+    """PostgreSQL refuses to run as root: use the package's 'postgres' user, or make one."""
+    import pwd
+
+    for name in ("postgres", "headroom-pg"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--no-create-home", "headroom-pg"], check=True)
+    return "headroom-pg"
+
+
 @dataclass
 class PostgresCluster:
     """A PostgreSQL cluster in a temp dir on a free port, run as a non-root user."""
@@ -72,7 +86,7 @@ class PostgresCluster:
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-        user = "postgres" if os.geteuid() == 0 else None
+        user = _server_user() if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="headroom-pg-"))
         if user:
             shutil.chown(root, user=user)
@@ -81,11 +95,15 @@ class PostgresCluster:
         pwfile.write_text("headroom-secret\n")
         if user:
             shutil.chown(pwfile, user=user)
-        cluster._run("initdb", "-D", str(root / "data"), "-U", "headroom", "--pwfile", str(pwfile),
-                     "-A", "scram-sha-256", "-E", "UTF8", "--no-locale")
         options = f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        cluster._run("pg_ctl", "-D", str(root / "data"), "-o", options, "-l", str(root / "log"), "-w", "start")
-        cluster._create_database()
+        try:
+            cluster._run("initdb", "-D", str(root / "data"), "-U", "headroom", "--pwfile", str(pwfile),
+                         "-A", "scram-sha-256", "-E", "UTF8", "--no-locale")
+            cluster._run("pg_ctl", "-D", str(root / "data"), "-o", options, "-l", str(root / "log"), "-w", "start")
+            cluster._create_database()
+        except BaseException:
+            cluster.stop()  # never leave a server behind when setup fails half-way
+            raise
         return cluster
 
     def _create_database(self) -> None:
@@ -102,7 +120,8 @@ class PostgresCluster:
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop")
+            if (self.root / "data" / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
