@@ -26,4 +26,8 @@ def csv_upload(label: str, *, key: str, help: str | None = None) -> pd.DataFrame
     except InputError as exc:
         st.error(exc.message)
         return None
+    info = frame.attrs.get("csv")
+    if info is not None:
+        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(info.delimiter, info.delimiter)
+        st.caption(f"{info.name}: {info.rows:,} rows, {frame.shape[1]} columns, {delimiter}-separated, {info.encoding}")
     return frame.copy()
