@@ -1,0 +1,183 @@
+"""Next-hour forecasters with one small surface, and the honest training loop that compares them.
+
+Every model: ``fit(panel, d, h)`` on training targets, ``predict_point(panel, d, h)``, and
+``predict`` adding an interval from quantiles of its *validation* residuals (as a share of the
+past-week level). Training is a pure function: a panel in, fitted models and held-out scores out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.energy.config import EnergyConfig, energy_config
+from core.energy.features import MIN_HISTORY, HourlyPanel, levels, tabular_features, target_cells
+from core.energy.health import score_window
+
+Progress = Callable[[float, str], None]
+ALGORITHMS = ("lightgbm", "gru", "seasonal-naive")
+
+
+class NextHourForecaster:
+    algorithm = "base"
+    history_hours = MIN_HISTORY
+
+    def __init__(self) -> None:
+        self.interval: tuple[float, float] = (0.0, 0.0)
+        self.params: dict[str, Any] = {}
+
+    def fit(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, progress: Progress | None = None) -> None:
+        raise NotImplementedError
+
+    def predict_point(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def calibrate(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, y_pred: np.ndarray, level: float) -> None:
+        """Set the interval from held-out residuals, relative to each target's level."""
+        scale = levels(panel, d, h)
+        rel = (panel.values[d, h] - y_pred) / scale
+        rel = rel[np.isfinite(rel)]
+        if rel.size:
+            tail = (1.0 - level) / 2.0
+            self.interval = (float(np.quantile(rel, tail)), float(np.quantile(rel, 1.0 - tail)))
+
+    def predict(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Point forecast and interval; NaN where the model lacks the history to forecast."""
+        point = self.predict_point(panel, d, h)
+        scale = levels(panel, d, h)
+        lower = np.maximum(point + self.interval[0] * scale, 0.0)
+        upper = point + self.interval[1] * scale
+        return point, lower, upper
+
+
+class SeasonalNaive(NextHourForecaster):
+    """Same hour yesterday: the baseline every model is compared with."""
+
+    algorithm = "seasonal-naive"
+
+    def fit(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, progress: Progress | None = None) -> None:
+        return None
+
+    def predict_point(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> np.ndarray:
+        return panel.values[d, h - 24]
+
+
+class LightGBMForecaster(NextHourForecaster):
+    """One global gradient-boosting model over all devices, on scaled lags and local calendar."""
+
+    algorithm = "lightgbm"
+
+    def __init__(self, n_estimators: int = 400, learning_rate: float = 0.05, num_leaves: int = 31,
+                 n_jobs: int = 1) -> None:
+        super().__init__()
+        self.params = {"n_estimators": n_estimators, "learning_rate": learning_rate,
+                       "num_leaves": num_leaves, "n_jobs": n_jobs}
+        self.model: Any = None
+        self.feature_names: list[str] = []
+
+    def fit(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, progress: Progress | None = None) -> None:
+        import lightgbm as lgb
+
+        X, self.feature_names = tabular_features(panel, d, h)
+        y = panel.values[d, h] / levels(panel, d, h)
+        keep = np.isfinite(y)
+        self.model = lgb.LGBMRegressor(objective="l2", min_child_samples=20, subsample=0.8, subsample_freq=1,
+                                       colsample_bytree=0.9, random_state=0, verbose=-1, **self.params)
+        self.model.fit(X[keep], y[keep])
+
+    def predict_point(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> np.ndarray:
+        if len(d) == 0:
+            return np.zeros(0)
+        X, _ = tabular_features(panel, d, h)
+        return self.model.predict(X) * levels(panel, d, h)
+
+
+def make_model(algorithm: str, config: EnergyConfig) -> NextHourForecaster:
+    if algorithm == "lightgbm":
+        return LightGBMForecaster()
+    if algorithm == "seasonal-naive":
+        return SeasonalNaive()
+    if algorithm == "gru":
+        from core.energy.gru import GRUForecaster
+
+        return GRUForecaster(window=config.gru_window, epochs=config.gru_epochs)
+    raise ValueError(f"unknown algorithm '{algorithm}' (choose from {', '.join(ALGORITHMS)})")
+
+
+@dataclass
+class TrainedModel:
+    model: NextHourForecaster
+    metrics: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def algorithm(self) -> str:
+        return self.model.algorithm
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+    cutoff: Any
+
+
+def time_split(panel: HourlyPanel, validation_fraction: float, max_train_rows: int | None = None) -> Split:
+    """Targets before a common cutoff hour train; the rest validate. No shuffling across time."""
+    d, h = target_cells(panel)
+    if len(d) == 0:
+        from core.errors import InputError
+
+        raise InputError(f"not enough history to train: each device needs more than {MIN_HISTORY} hours")
+    first, last = int(h.min()), int(h.max())
+    cut = first + int(round((last - first + 1) * (1.0 - validation_fraction)))
+    train = h < cut
+    td, th = d[train], h[train]
+    if max_train_rows and len(td) > max_train_rows:
+        pick = np.sort(np.random.default_rng(0).choice(len(td), max_train_rows, replace=False))
+        td, th = td[pick], th[pick]
+    return Split((td, th), (d[~train], h[~train]), panel.hours[min(cut, len(panel.hours) - 1)])
+
+
+def evaluate(model: NextHourForecaster, panel: HourlyPanel, d: np.ndarray, h: np.ndarray,
+             config: EnergyConfig) -> dict[str, Any]:
+    """Held-out scores of ``model`` beside same-hour-yesterday on the same targets."""
+    pred = model.predict_point(panel, d, h)
+    health = score_window(panel.values[d, h], pred, panel.values[d, h - 24], config)
+    return {"rmse": health.rmse, "mape": health.mape, "bias": health.bias, "baseline_rmse": health.baseline_rmse,
+            "rmse_ratio": health.rmse_ratio, "n_validation": health.n_scored}
+
+
+def train_models(panel: HourlyPanel, algorithms: tuple[str, ...] = ("lightgbm", "seasonal-naive"),
+                 config: EnergyConfig | None = None, progress: Progress | None = None) -> list[TrainedModel]:
+    """Fit each algorithm on the first part of time and score it on the rest (pure function)."""
+    config = config or energy_config()
+    split = time_split(panel, config.validation_fraction, config.max_train_rows)
+    out = []
+    for i, algorithm in enumerate(algorithms):
+        model = make_model(algorithm, config)
+
+        def step(fraction: float, message: str, i: int = i) -> None:
+            if progress:
+                progress((i + fraction) / len(algorithms), message)
+
+        step(0.0, f"training {algorithm}")
+        model.fit(panel, *split.train, progress=step)
+        scores = evaluate(model, panel, *split.validation, config)
+        val_d, val_h = split.validation
+        model.calibrate(panel, val_d, val_h, model.predict_point(panel, val_d, val_h), config.interval_level)
+        scores.update(n_train=int(len(split.train[0])), cutoff=str(split.cutoff), devices=int(panel.n_devices))
+        out.append(TrainedModel(model, scores, dict(model.params)))
+        step(1.0, f"{algorithm}: held-out RMSE ratio {scores['rmse_ratio']:.3f}")
+    return out
+
+
+def best_by_validation(trained: list[TrainedModel]) -> TrainedModel:
+    """The model with the lowest held-out RMSE ratio (NaN never wins)."""
+    def key(t: TrainedModel) -> float:
+        r = t.metrics.get("rmse_ratio")
+        return float(r) if r is not None and np.isfinite(r) else float("inf")
+    return min(trained, key=key)

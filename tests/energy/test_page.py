@@ -1,0 +1,117 @@
+"""The energy page in AppTest: one simulator per process, selector, chart, grid, admin controls."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.energy.simulator import THREAD_NAME, running_simulators
+from tests.support import ROOT
+
+PAGE = str(ROOT / "pages" / "energy.py")
+
+
+@pytest.fixture(autouse=True)
+def _small_and_clean(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    from core.ui import energy_widgets
+
+    # A database of its own: the browser test's `streamlit run` process may hold the shared one's lease.
+    root = tmp_path_factory.getbasetemp() / "energy-page"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{root / 'page.db'}")
+    monkeypatch.setenv("HEADROOM_MODEL_DIR", str(root / "models"))
+    monkeypatch.setenv("HEADROOM_ENERGY_SEED_HISTORY_DAYS", "21")
+    monkeypatch.setenv("HEADROOM_ENERGY_TRAIN_DAYS", "21")
+    monkeypatch.setenv("HEADROOM_ENERGY_SEED_FORECAST_DAYS", "3")
+    energy_widgets._simulator.clear()
+    yield
+    for sim in running_simulators():
+        sim.stop()
+    energy_widgets._simulator.clear()
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def test_two_sessions_share_one_simulator_thread() -> None:
+    first, second = _page(), _page()
+    assert [t.name for t in threading.enumerate()].count(THREAD_NAME) == 1
+    assert len(running_simulators()) == 1
+    for at in (first, second):
+        assert at.metric[0].value == "alive"
+
+
+def test_selector_chart_grid_and_status() -> None:
+    at = _page()
+    assert at.title[0].value == "Energy Device Health"
+    selector = at.selectbox(key="energy-device")
+    assert len(selector.options) >= 2 and any("America/New_York" in o for o in selector.options)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # history + next hour, and the health grid
+    assert "Simulated time (UTC)" in [m.label for m in at.metric]
+    selector.select_index(1).run()
+    assert not at.exception
+    assert at.selectbox(key="energy-device").index == 1
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_admin_add_advance_retrain_deploy() -> None:
+    at = _page()
+    before = len(at.selectbox(key="energy-device").options)
+    at.text_input(key="energy-add-name").input("Test Lab")
+    at.selectbox(key="energy-add-tz").select("Asia/Tokyo")
+    _button(at, "Add device").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.selectbox(key="energy-device").options) == before + 1
+
+    from core.energy.service import sim_time
+    from core.ui.resources import get_engine
+
+    clock_before = sim_time(get_engine())
+    at.number_input(key="energy-advance-hours").set_value(3)
+    _button(at, "Advance").click().run()
+    assert not at.exception
+    assert sim_time(get_engine()) == clock_before + pd.Timedelta(hours=3)
+    assert any(m.label == "Ticks / errors" for m in at.metric)
+
+    models_before = len(at.selectbox(key="energy-deploy-choice").options)
+    _button(at, "Retrain").click().run()
+    assert not at.exception and not at.error
+    choice = at.selectbox(key="energy-deploy-choice")
+    assert len(choice.options) == models_before + 2  # LightGBM and the baseline
+    choice.select_index(len(choice.options) - 1).run()
+    chosen = choice.value
+    _button(at, "Deploy").click().run()
+    assert not at.exception and not at.error
+    from core.ui.resources import get_registry
+
+    assert chosen.split(" ")[0] == get_registry().deployed("energy", "next-hour").model_id
+
+
+def test_backtest_tab_scores_an_uploaded_metered_csv(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.io import read_csv
+    from core.ui import upload
+    from tests.energy.test_cli import _metered_csv
+
+    frame = read_csv(_metered_csv(tmp_path / "meters.csv"))
+    monkeypatch.setattr(upload, "csv_upload", lambda *a, **k: frame.copy())  # AppTest cannot upload files
+    at = _page()
+    at.selectbox(key="energy-bt-time").select("DateTime")
+    at.selectbox(key="energy-bt-value").select("KWH")
+    at.selectbox(key="energy-bt-device").select("LCLid")
+    at.selectbox(key="energy-bt-tz").select("Europe/London")
+    _button(at, "Run backtest").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    result = next(df.value for df in at.dataframe if "device" in df.value.columns)
+    assert list(result["device"]) == ["MAC001", "MAC002"]
+    assert any("RMSE ratio vs same hour yesterday" in m.value for m in at.markdown)
