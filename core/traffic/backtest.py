@@ -1,0 +1,310 @@
+"""Fit, calibrate and evaluate traffic forecasters on a time-ordered split.
+
+Protocol (no leakage, one test window for every model):
+1. ``fit``: all complete intervals before ``calibration_start`` train every model.
+2. ``calibration``: the last ``calibration_days`` before the test start. The fitted
+   models forecast it from rolling origins; those held-out errors set the ensemble
+   weights (inverse MSE per step) and conformal interval widths (quantiles of the
+   log-ratio residual per step, so intervals widen with the level). Members whose
+   calibration MSE exceeds 1.5× the best get no ensemble weight.
+3. ``test``: from ``test_start`` on, every model forecasts each interval from the origin
+   ``horizon`` steps earlier. Lags read actual values up to the origin only.
+Models are not refit on the calibration days: split-conformal intervals need errors
+from data the model has not seen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.ml import metrics
+from core.traffic.models import BASELINES, Forecaster, make_model
+from core.traffic.series import TrafficSeries
+
+QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99)
+ENSEMBLE = "ensemble"
+PUBLISHED_TEST_START = pd.Timestamp("1995-08-23 00:00")
+ProgressFn = Callable[[float, str], None]
+
+
+def default_test_start(y: pd.Series) -> pd.Timestamp:
+    """The published NASA split when the data covers it, else the day boundary at 85% of the span."""
+    tz = y.index.tz
+    published = PUBLISHED_TEST_START.tz_localize(tz) if tz is not None else PUBLISHED_TEST_START
+    if y.index[0] + pd.Timedelta(days=7) < published <= y.index[-1]:
+        return published
+    start = y.index[0] + (y.index[-1] - y.index[0]) * 0.85
+    floored = start.floor("D")
+    return floored if floored > y.index[0] + (y.index[-1] - y.index[0]) * 0.5 else start.floor(y.index.freq or "h")
+
+
+def to_local(ts: pd.Timestamp | str, y: pd.Series) -> pd.Timestamp:
+    """A user-typed time ('1995-08-23') read in the data's own zone."""
+    ts = pd.Timestamp(ts)
+    tz = y.index.tz
+    if tz is None:
+        return ts.tz_localize(None) if ts.tzinfo is not None else ts
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+@dataclass
+class Calibrated:
+    """Fitted models with their ensemble weights and conformal residual quantiles per step."""
+
+    models: dict[str, Forecaster]
+    weights: pd.DataFrame  # rows = step 1..H, columns = member models
+    residual_q: dict[str, np.ndarray]  # model -> H × len(QUANTILES), log1p-space residual quantiles
+    calibration_rmse: pd.DataFrame  # rows = step, columns = model (incl. ensemble)
+    horizon: int
+    fit_end: pd.Timestamp
+    calibration_end: pd.Timestamp
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def members(self) -> list[str]:
+        return list(self.weights.columns)
+
+    def paths(self, y: pd.Series, origins: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+        """Point forecasts n_origins × horizon for every model and the ensemble."""
+        out = {name: model.forecast(y, origins, self.horizon) for name, model in self.models.items()}
+        if self.members:
+            out[ENSEMBLE] = _combine(out, self.weights)
+        return out
+
+    def quantile(self, model: str, point: np.ndarray, q: float) -> np.ndarray:
+        """The q-quantile forecast for points laid out n × H (or a column for step k via slicing)."""
+        grid = self.residual_q[model]
+        shift = np.array([np.interp(q, QUANTILES, grid[k]) for k in range(point.shape[1])])
+        return np.maximum(np.expm1(np.log1p(np.maximum(point, 0.0)) + shift[None, :]), 0.0)
+
+
+def _combine(paths: dict[str, np.ndarray], weights: pd.DataFrame) -> np.ndarray:
+    stacked = np.stack([paths[m] for m in weights.columns], axis=2)  # n × H × M
+    return np.einsum("nhm,hm->nh", stacked, weights.to_numpy())
+
+
+def _check_split(series: TrafficSeries, start: pd.Timestamp, calibration_days: float) -> pd.Timestamp:
+    y = series.y
+    if start <= y.index[0]:
+        raise InputError(f"the test start {start} is at or before the first data point {y.index[0]}")
+    # Short uploads calibrate on the last quarter of their history instead of whole days.
+    span = min(pd.Timedelta(days=calibration_days), (start - y.index[0]) * 0.25)
+    calib_start = (start - span).ceil(series.step) if span > series.step else start - series.step
+    fit_rows = int(series.usable()[y.index < calib_start].sum())
+    cal_rows = int(series.usable()[(y.index >= calib_start) & (y.index < start)].sum())
+    if fit_rows < 50 or cal_rows < 10:
+        raise InputError(
+            f"not enough history before {start}: {fit_rows} complete intervals to train and {cal_rows} to "
+            f"calibrate (need 50 and 10); pick a later test start or a finer granularity"
+        )
+    return calib_start
+
+
+def calibrate(series: TrafficSeries, start: pd.Timestamp, *, models: Sequence[str], horizon: int,
+              calibration_days: float = 3.0, progress: ProgressFn | None = None, n_jobs: int = 2,
+              max_calibration_points: int = 60_000) -> Calibrated:
+    """Fit ``models`` on data before the calibration window, then measure them on it."""
+    progress = progress or (lambda _f, _m: None)
+    y, usable = series.y, series.usable()
+    calib_start = _check_split(series, start, calibration_days)
+    fit_y = y[y.index < calib_start]
+    fitted: dict[str, Forecaster] = {}
+    fit_seconds: dict[str, float] = {}
+    for i, name in enumerate(models):
+        progress(0.05 + 0.6 * i / max(len(models), 1), f"training {name}")
+        started = time.perf_counter()
+        model = make_model(name, n_jobs=n_jobs, native=series.native, per_bin=series.per_bin)
+        fitted[name] = model.fit(fit_y, usable[fit_y.index], series.season)
+        fit_seconds[name] = time.perf_counter() - started
+    progress(0.7, "calibrating on the last days before the test window")
+    step = series.step
+    cal_targets = y.index[(y.index >= calib_start) & (y.index < start)]
+    stride = max(1, int(np.ceil(len(cal_targets) * horizon / max_calibration_points)))
+    origins = pd.DatetimeIndex(cal_targets[::stride] - step)
+    origins = origins[origins >= y.index[0]]
+    known = y[y.index < start]
+    paths = {name: m.forecast(known, origins, horizon) for name, m in fitted.items()}
+    truth = _truth_matrix(y, usable, origins, horizon, step, end=start)
+    mse = {name: np.nanmean((p - truth) ** 2, axis=0) for name, p in paths.items()}
+    members = [m for m in fitted if m not in BASELINES]
+    weights = pd.DataFrame(index=pd.RangeIndex(1, horizon + 1, name="step"))
+    if members:
+        member_mse = np.stack([mse[m] for m in members], axis=1)  # H × M
+        # A member far behind the best only adds noise: members whose calibration MSE is
+        # over 1.5× the step's best get no weight; the rest share it by inverse MSE.
+        best = np.nanmin(member_mse, axis=1, keepdims=True)
+        inv = np.where(member_mse <= 1.5 * best, 1.0 / np.maximum(member_mse, 1e-9), 0.0)
+        inv = np.nan_to_num(inv, nan=0.0)
+        inv = inv / np.where(inv.sum(axis=1, keepdims=True) > 0, inv.sum(axis=1, keepdims=True), 1.0)
+        weights = pd.DataFrame(inv, columns=members, index=weights.index)
+        paths[ENSEMBLE] = _combine(paths, weights)
+        mse[ENSEMBLE] = np.nanmean((paths[ENSEMBLE] - truth) ** 2, axis=0)
+    residual_q = {}
+    for name, p in paths.items():
+        resid = np.log1p(truth) - np.log1p(np.maximum(p, 0.0))
+        residual_q[name] = np.stack([_nanquantiles(resid[:, k]) for k in range(horizon)])
+    rmse_table = pd.DataFrame({name: np.sqrt(v) for name, v in mse.items()}, index=weights.index)
+    return Calibrated(models=fitted, weights=weights, residual_q=residual_q, calibration_rmse=rmse_table,
+                      horizon=horizon, fit_end=calib_start, calibration_end=start, fit_seconds=fit_seconds)
+
+
+def _nanquantiles(values: np.ndarray) -> np.ndarray:
+    v = values[~np.isnan(values)]
+    return np.quantile(v, QUANTILES) if v.size else np.zeros(len(QUANTILES))
+
+
+def _truth_matrix(y: pd.Series, usable: pd.Series, origins: pd.DatetimeIndex, horizon: int, step: pd.Timedelta,
+                  end: pd.Timestamp | None = None) -> np.ndarray:
+    """Actual values laid out like the forecasts; NaN where unknown, incomplete or past ``end``."""
+    clean = y.where(usable)
+    out = np.full((len(origins), horizon), np.nan)
+    for k in range(1, horizon + 1):
+        targets = origins + k * step
+        vals = clean.reindex(targets).to_numpy(dtype=float, copy=True)
+        if end is not None:
+            vals[targets >= end] = np.nan
+        out[:, k - 1] = vals
+    return out
+
+
+@dataclass
+class BacktestResult:
+    """Every model's h-step forecasts on one test window, with intervals and scores."""
+
+    series: TrafficSeries
+    calibrated: Calibrated
+    test_start: pd.Timestamp
+    horizon: int
+    interval: float
+    origins: pd.DatetimeIndex
+    paths: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.paths)
+
+    def step_forecast(self, model: str, step: int, q: float | None = None) -> pd.Series:
+        """Forecast of each test interval issued ``step`` intervals before it (q = quantile)."""
+        point = self.paths[model]
+        values = self.calibrated.quantile(model, point, q)[:, step - 1] if q is not None else point[:, step - 1]
+        targets = self.origins + step * self.series.step
+        s = pd.Series(values, index=targets, name=model)
+        return s[(s.index >= self.test_start) & (s.index <= self.series.y.index[-1])]
+
+    def predictions(self, step: int | None = None) -> pd.DataFrame:
+        """Long table: timestamp, model, y_true, y_pred, lo, hi (the CLI's --out format)."""
+        step = step or self.horizon
+        lo_q, hi_q = (1 - self.interval) / 2, 1 - (1 - self.interval) / 2
+        frames = []
+        for name in self.paths:
+            pred = self.step_forecast(name, step)
+            frames.append(pd.DataFrame({
+                "timestamp": pred.index, "model": name, "y_true": self.series.y.reindex(pred.index).to_numpy(),
+                "y_pred": pred.to_numpy(), "lo": self.step_forecast(name, step, lo_q).to_numpy(),
+                "hi": self.step_forecast(name, step, hi_q).to_numpy()}))
+        return pd.concat(frames, ignore_index=True)
+
+    def leaderboard(self, step: int | None = None) -> pd.DataFrame:
+        """MAE, RMSE, sMAPE, MASE (vs the 1-day seasonal naive on training data) and coverage."""
+        step = step or self.horizon
+        preds = self.predictions(step)
+        usable = self.series.usable()
+        train = self.series.y[(self.series.y.index < self.test_start)]
+        rows = []
+        for name, g in preds.groupby("model", sort=False):
+            ok = g["y_true"].notna().to_numpy() & usable.reindex(g["timestamp"], fill_value=False).to_numpy(dtype=bool)
+            g = g[ok]
+            scores = metrics.forecast_scores(g["y_true"], g["y_pred"], lower=g["lo"], upper=g["hi"])
+            scores["mase"] = _mase(g["y_true"].to_numpy(), g["y_pred"].to_numpy(), train, self.series.season)
+            weight = self.calibrated.weights[name].iloc[step - 1] if name in self.calibrated.weights else np.nan
+            rows.append({"model": name, **scores, "ensemble_weight": weight, "n": int(len(g)),
+                         "baseline": name in BASELINES})
+        table = pd.DataFrame(rows).sort_values("rmse").reset_index(drop=True)
+        table["smape"] = table["smape"]  # percent already
+        return table[["model", "mae", "rmse", "smape", "mase", "coverage", "ensemble_weight", "n", "baseline"]]
+
+    def error_by_hour(self, step: int | None = None) -> pd.DataFrame:
+        """RMSE per hour of day (local time) for each model: rows = hour, columns = model."""
+        preds = self.predictions(step).dropna(subset=["y_true"])
+        hours = pd.DatetimeIndex(preds["timestamp"]).hour
+        err = (preds["y_true"] - preds["y_pred"]) ** 2
+        return err.groupby([hours, preds["model"]]).mean().pow(0.5).unstack().rename_axis("hour")
+
+
+def _mase(y_true: np.ndarray, y_pred: np.ndarray, train: pd.Series, season: int) -> float:
+    """MASE scaled by the in-sample MAE of the seasonal naive, skipping missing pairs."""
+    t = train.to_numpy(dtype=float)
+    if len(t) <= season:
+        return float("nan")
+    diffs = np.abs(t[season:] - t[:-season])
+    scale = float(np.nanmean(diffs))
+    if not np.isfinite(scale) or scale == 0:
+        return float("nan")
+    return float(np.mean(np.abs(y_true - y_pred)) / scale)
+
+
+def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None = None, horizon: int = 1,
+                 models: Sequence[str] = ("seasonal_naive", "naive", "lightgbm", "xgboost"),
+                 extra_steps: int = 0, calibration_days: float = 3.0, interval: float = 0.8,
+                 progress: ProgressFn | None = None, n_jobs: int = 2) -> BacktestResult:
+    """Backtest ``models`` at ``horizon`` steps ahead; ``extra_steps`` keeps longer paths (for autoscaling)."""
+    if horizon < 1 or horizon > series.season:
+        raise InputError(f"the horizon must be between 1 and {series.season} intervals (one day)")
+    if not 0.5 <= interval < 1:
+        raise InputError("the interval level must be between 0.5 and 0.99")
+    unknown = [m for m in models if m not in ("seasonal_naive", "naive", "lightgbm", "xgboost", "prophet", "hybrid")]
+    if unknown:
+        raise InputError(f"unknown model(s): {', '.join(unknown)}")
+    y = series.y
+    start = to_local(test_start, y) if test_start is not None else default_test_start(y)
+    if start > y.index[-1]:
+        raise InputError(f"the test start {start} is after the last data point {y.index[-1]}")
+    path_len = max(horizon, extra_steps)
+    cal = calibrate(series, start, models=list(models), horizon=path_len, calibration_days=calibration_days,
+                    progress=progress, n_jobs=n_jobs)
+    if progress:
+        progress(0.85, "forecasting the test window")
+    first_origin = max(start - path_len * series.step, y.index[0])
+    origins = y.index[(y.index >= first_origin) & (y.index < y.index[-1])]
+    paths = cal.paths(y, origins)
+    if progress:
+        progress(1.0, "done")
+    return BacktestResult(series=series, calibrated=cal, test_start=start, horizon=horizon, interval=interval,
+                          origins=origins, paths=paths)
+
+
+def forward_forecast(series: TrafficSeries, *, steps: int, models: Sequence[str] = ("lightgbm", "xgboost"),
+                     calibration_days: float = 3.0, quantiles: Sequence[float] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99),
+                     progress: ProgressFn | None = None, n_jobs: int = 2) -> pd.DataFrame:
+    """Forecast ``steps`` intervals past the end of the data with the ensemble (or the single model).
+
+    Returns timestamp-indexed columns ``y_pred`` and ``q<level>`` per requested quantile.
+    """
+    if not 1 <= steps <= series.season:
+        raise InputError(f"forward steps must be between 1 and {series.season} (one day)")
+    y = series.y.copy()
+    last_known = y.last_valid_index()
+    if last_known is None:
+        raise InputError("the series has no numbers to forecast from")
+    y = y[:last_known]
+    end = last_known + series.step
+    trimmed = TrafficSeries(y=y, freq=series.freq, native_freq=series.native_freq, partial=series.partial[:last_known],
+                            extra=series.extra, source=series.source, native=series.native)
+    cal = calibrate(trimmed, end, models=list(models), horizon=steps, calibration_days=calibration_days,
+                    progress=progress, n_jobs=n_jobs)
+    origin = pd.DatetimeIndex([last_known])
+    paths = cal.paths(y, origin)
+    name = ENSEMBLE if ENSEMBLE in paths else list(paths)[0]
+    index = pd.DatetimeIndex([last_known + k * series.step for k in range(1, steps + 1)], name="timestamp")
+    out = pd.DataFrame({"y_pred": paths[name][0]}, index=index)
+    for q in quantiles:
+        out[f"q{q:g}"] = cal.quantile(name, paths[name], q)[0]
+    out.attrs["model"] = name
+    return out

@@ -1,0 +1,147 @@
+"""``python -m core traffic backtest | autoscale | forecast``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from core.cli import add_json_flag
+from core.config import get_settings
+from core.errors import InputError
+from core.io import read_csv
+from core.io.export import safe_csv_bytes
+from core.traffic.backtest import forward_forecast, run_backtest
+from core.traffic.models import MODEL_NAMES
+from core.traffic.series import FREQUENCIES, TrafficSeries, load_series
+
+DEFAULT_MODELS = "seasonal_naive,naive,lightgbm,xgboost"
+
+
+def _freq_label(freq: str) -> str:
+    """Accept both '5m' and pandas rules like '5min'."""
+    for label, rule in FREQUENCIES.items():
+        if freq in (label, rule):
+            return label
+    raise InputError(f"--freq must be one of {', '.join(FREQUENCIES)} (or {', '.join(FREQUENCIES.values())})")
+
+
+def _series(args: argparse.Namespace) -> TrafficSeries:
+    if not args.csv.exists():
+        raise InputError(f"file '{args.csv}' does not exist")
+    frame = read_csv(args.csv, max_rows=get_settings().max_upload_rows)
+    return load_series(frame, _freq_label(args.freq), time_col=args.time_col, value_col=args.value_col,
+                       file=args.csv.name)
+
+
+def _models(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODEL_NAMES]
+    if unknown or not names:
+        raise InputError(f"--models takes a comma list of {', '.join(MODEL_NAMES)}")
+    return names
+
+
+def _write(df: Any, path: Path | None) -> str | None:
+    if path is None:
+        return None
+    path.write_bytes(safe_csv_bytes(df))
+    return str(path)
+
+
+def _backtest(args: argparse.Namespace) -> dict[str, Any]:
+    series = _series(args)
+    result = run_backtest(series, test_start=args.test_start, horizon=args.horizon, models=_models(args.models))
+    board = result.leaderboard()
+    out = _write(result.predictions(), args.out)
+    return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
+            "horizon": args.horizon, "notes": series.notes, "predictions_csv": out,
+            "metrics": {row["model"]: {k: row[k] for k in ("mae", "rmse", "smape", "mase", "coverage", "n")}
+                        for row in board.to_dict("records")},
+            "ensemble_weights": result.calibrated.weights.iloc[args.horizon - 1].round(4).to_dict()}
+
+
+def _params(args: argparse.Namespace) -> Any:
+    from core.traffic.autoscale import ScalingParams
+
+    names = {f.name for f in fields(ScalingParams)}
+    values = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    values["interval_minutes"] = _series_minutes(args.freq)
+    params = ScalingParams(**values)
+    params.validate()
+    return params
+
+
+def _series_minutes(freq: str) -> float:
+    import pandas as pd
+
+    return pd.Timedelta(FREQUENCIES[_freq_label(freq)]) / pd.Timedelta("1min")
+
+
+def _autoscale(args: argparse.Namespace) -> dict[str, Any]:
+    from core.traffic.planning import scaling_study
+
+    params = _params(args)
+    series = _series(args)
+    result = run_backtest(series, test_start=args.test_start, horizon=1, models=_models(args.models),
+                          extra_steps=max(1, params.boot_delay))
+    study = scaling_study(result, params, quantile=args.quantile)
+    table = study.replay.summary_table()
+    out = _write(study.replay.decisions_table(), args.out)
+    return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
+            "forecast_model": study.model, "quantile": study.quantile,
+            "cost_optimal_quantile": study.best_quantile, "params": {f.name: getattr(params, f.name)
+                                                                     for f in fields(params)},
+            "policies": {row.pop("policy"): row for row in table.reset_index().to_dict("records")},
+            "frontier": study.frontier.to_dict("records"), "decisions_csv": out}
+
+
+def _forecast(args: argparse.Namespace) -> dict[str, Any]:
+    series = _series(args)
+    forward = forward_forecast(series, steps=args.steps, models=_models(args.models))
+    out = _write(forward.reset_index(), args.out)
+    return {"file": str(args.csv), "freq": series.freq, "model": forward.attrs.get("model"),
+            "from": str(forward.index[0]), "to": str(forward.index[-1]), "forecast_csv": out,
+            "forecast": forward.reset_index().astype({"timestamp": str}).to_dict("records")}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--csv", type=Path, required=True, help="CSV with a timestamp and a request-count column")
+    parser.add_argument("--time-col", help="timestamp column (default: detected)")
+    parser.add_argument("--value-col", help="count column (default: request_count, requests, count, y, value, ...)")
+    parser.add_argument("--freq", default="5m", help="granularity: 1m, 5m, 15m or 1h (sums; default 5m)")
+    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma list of {', '.join(MODEL_NAMES)}")
+    parser.add_argument("--out", type=Path, help="write the table as CSV here")
+    add_json_flag(parser)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    traffic = subparsers.add_parser("traffic", help="request forecasts and autoscaling replays")
+    verbs = traffic.add_subparsers(dest="verb", metavar="<verb>", parser_class=type(traffic))
+    bt = verbs.add_parser("backtest", help="score models on a test window (time-ordered, held out)")
+    _common(bt)
+    bt.add_argument("--test-start", help="first test time, in the data's zone (default: 1995-08-23 for NASA, "
+                    "else 85%% of the span)")
+    bt.add_argument("--horizon", type=int, default=1, help="steps ahead to score (1 .. one day; default 1)")
+    bt.set_defaults(handler=_backtest)
+    sc = verbs.add_parser("autoscale", help="replay static, reactive, predictive and oracle scaling policies")
+    _common(sc)
+    sc.add_argument("--test-start", help="first replayed interval (default as for backtest)")
+    sc.add_argument("--quantile", type=float, help="forecast quantile the predictive policy provisions for "
+                    "(default: the newsvendor quantile from the prices)")
+    sc.add_argument("--capacity-per-server", dest="capacity_per_server", type=float, help="requests per server "
+                    "per interval (default 50)")
+    sc.add_argument("--min-servers", dest="min_servers", type=int)
+    sc.add_argument("--max-servers", dest="max_servers", type=int)
+    sc.add_argument("--boot-delay", dest="boot_delay", type=int, help="intervals before a new server serves")
+    sc.add_argument("--scale-in-window", dest="scale_in_window", type=int, help="HPA scale-in stabilisation window")
+    sc.add_argument("--cooldown", type=int, help="intervals between reactive scaling actions")
+    sc.add_argument("--target-utilisation", dest="target_utilisation", type=float)
+    sc.add_argument("--price-per-server-hour", dest="price_per_server_hour", type=float)
+    sc.add_argument("--penalty-per-dropped", dest="penalty_per_dropped", type=float)
+    sc.set_defaults(handler=_autoscale)
+    fc = verbs.add_parser("forecast", help="forecast past the end of the data with intervals")
+    _common(fc)
+    fc.add_argument("--steps", type=int, default=12, help="intervals to forecast (up to one day; default 12)")
+    fc.set_defaults(handler=_forecast)

@@ -1,0 +1,259 @@
+"""Traffic forecasters behind one small interface.
+
+Every model is fit on a history (NaN = missing) and then forecasts ``horizon`` steps
+from any set of origins, reading actual values only up to each origin. Multi-step
+forecasts of the lag models are *recursive*: their one-step prediction is fed back
+as the newest value. Prophet reads only the calendar, so its forecast for a target
+does not depend on the origin; the hybrid adds an LSTM that forecasts Prophet's
+residual recursively from the residuals up to the origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from core.ml.lazy import import_keras, import_prophet
+from core.traffic.features import recursive_forecast, training_matrix
+
+Progress = Callable[[str], None]
+MODEL_NAMES = ("seasonal_naive", "naive", "lightgbm", "xgboost", "prophet", "hybrid")
+BASELINES = ("seasonal_naive", "naive")
+DEFAULT_MODELS = ("seasonal_naive", "naive", "lightgbm", "xgboost", "prophet", "hybrid")
+
+
+class Forecaster(Protocol):
+    name: str
+
+    def fit(self, y: pd.Series, usable: pd.Series, season: int) -> Forecaster: ...
+
+    def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        """n_origins × horizon point forecasts, using ``y`` only up to each origin."""
+        ...
+
+
+def _positions(y: pd.Series, origins: pd.DatetimeIndex) -> np.ndarray:
+    pos = y.index.get_indexer(origins)
+    if (pos < 0).any():
+        raise ValueError("forecast origins must be timestamps of the series")
+    return pos
+
+
+@dataclass
+class SeasonalNaive:
+    """y[t] = y[t - one day]; a missing value falls back to the last known one."""
+
+    name: str = "seasonal_naive"
+    season: int = 288
+
+    def fit(self, y: pd.Series, usable: pd.Series, season: int) -> SeasonalNaive:
+        self.season = season
+        return self
+
+    def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        filled = y.ffill().bfill().to_numpy(dtype=float)
+        pos = _positions(y, origins)
+        steps = np.arange(1, horizon + 1)
+        back = self.season * np.ceil(steps / self.season).astype(int)
+        idx = pos[:, None] + steps[None, :] - back[None, :]
+        return filled[np.clip(idx, 0, None)]
+
+
+@dataclass
+class Naive:
+    """The last known value, repeated (the random-walk reference)."""
+
+    name: str = "naive"
+
+    def fit(self, y: pd.Series, usable: pd.Series, season: int) -> Naive:
+        return self
+
+    def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        last = y.ffill().bfill().to_numpy(dtype=float)[_positions(y, origins)]
+        return np.repeat(last[:, None], horizon, axis=1)
+
+
+@dataclass
+class GradientBoosting:
+    """LightGBM or XGBoost on the shared lag/rolling/calendar features, Poisson loss.
+
+    Counts are non-negative and their spread grows with the level, which a Poisson
+    (log-link) objective models directly. The tree count is chosen by early stopping
+    on the last 15% of the fit window (time-ordered), then the model is refit on all of it.
+    """
+
+    name: str = "lightgbm"
+    learning_rate: float = 0.05
+    max_rounds: int = 1500
+    n_jobs: int = 2
+    season: int = 288
+    model: object = None
+    rounds: int = 0
+    native: pd.Series | None = None  # finer counts, when the data is finer than the forecast step
+    per_bin: int = 1
+
+    def _make(self, rounds: int) -> object:
+        if self.name == "lightgbm":
+            import lightgbm as lgb
+
+            return lgb.LGBMRegressor(objective="poisson", n_estimators=rounds, learning_rate=self.learning_rate,
+                                     num_leaves=15, min_child_samples=50, subsample=0.8, subsample_freq=1,
+                                     colsample_bytree=0.5, reg_lambda=5.0, n_jobs=self.n_jobs, verbose=-1)
+        import xgboost as xgb
+
+        return xgb.XGBRegressor(objective="count:poisson", n_estimators=rounds, learning_rate=self.learning_rate,
+                                max_depth=5, subsample=0.8, colsample_bytree=0.5, min_child_weight=20,
+                                n_jobs=self.n_jobs, max_delta_step=0.7)
+
+    def fit(self, y: pd.Series, usable: pd.Series, season: int) -> GradientBoosting:
+        self.season = season
+        X, target = training_matrix(y, season, usable, self.native, self.per_bin)
+        if len(X) < 20:
+            raise ValueError(f"{self.name} needs at least 20 complete intervals to train, got {len(X)}")
+        cut = int(len(X) * 0.85)
+        probe = self._make(self.max_rounds)
+        if self.name == "lightgbm":
+            import lightgbm as lgb
+
+            probe.fit(X.iloc[:cut], target.iloc[:cut], eval_X=(X.iloc[cut:],), eval_y=(target.iloc[cut:],),
+                      callbacks=[lgb.early_stopping(100, verbose=False)])
+            best = int(probe.best_iteration_ or self.max_rounds)
+        else:
+            probe.set_params(early_stopping_rounds=100)
+            probe.fit(X.iloc[:cut], target.iloc[:cut], eval_set=[(X.iloc[cut:], target.iloc[cut:])], verbose=False)
+            best = int(probe.best_iteration) + 1
+        self.rounds = max(20, int(best * 1.1))
+        self.model = self._make(self.rounds)
+        self.model.fit(X, target)
+        return self
+
+    def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        step = pd.Timedelta(y.index.freq) if y.index.freq is not None else y.index[1] - y.index[0]
+        return recursive_forecast(self.model.predict, y, origins, horizon, self.season, step, self.native,
+                                  self.per_bin)
+
+
+def _naive_index(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Prophet wants naive timestamps: keep the wall-clock (local) time, drop the zone."""
+    return index.tz_localize(None) if index.tz is not None else index
+
+
+@dataclass
+class ProphetModel:
+    """Prophet with daily and weekly seasonality on local wall-clock time; no lags."""
+
+    name: str = "prophet"
+    model: object = None
+
+    def fit(self, y: pd.Series, usable: pd.Series, season: int) -> ProphetModel:
+        import logging
+
+        logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+        Prophet = import_prophet()
+        keep = usable.reindex(y.index, fill_value=False).to_numpy(dtype=bool) & y.notna().to_numpy()
+        frame = pd.DataFrame({"ds": _naive_index(y.index[keep]), "y": y.to_numpy()[keep]})
+        self.model = Prophet(daily_seasonality=True, weekly_seasonality=True, yearly_seasonality=False,
+                             uncertainty_samples=0, seasonality_mode="multiplicative")
+        self.model.fit(frame)
+        return self
+
+    def at(self, times: pd.DatetimeIndex) -> np.ndarray:
+        """Prophet's value at each (local) time."""
+        frame = pd.DataFrame({"ds": _naive_index(times)})
+        return np.maximum(self.model.predict(frame)["yhat"].to_numpy(), 0.0)
+
+    def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        step = y.index[1] - y.index[0]
+        # Column k-1 holds the targets origin + k steps; Prophet only needs their times.
+        targets = [origins + k * step for k in range(1, horizon + 1)]
+        flat = targets[0].append(targets[1:]) if horizon > 1 else targets[0]
+        return self.at(flat).reshape(horizon, len(origins)).T
+
+
+@dataclass
+class HybridProphetLSTM:
+    """Prophet for the calendar shape + an LSTM that forecasts Prophet's residual.
+
+    The LSTM reads the last ``lookback`` residuals (scaled by a scaler fit on training
+    residuals only) with the time of day, and predicts the next residual; multi-step is
+    recursive. Training uses a time-ordered validation tail for early stopping.
+    """
+
+    name: str = "hybrid"
+    lookback: int = 36
+    units: int = 32
+    epochs: int = 25
+    batch_size: int = 256
+    prophet: ProphetModel = field(default_factory=ProphetModel)
+    network: object = None
+    scale: float = 1.0
+    history: dict = field(default_factory=dict)
+
+    def _residuals(self, y: pd.Series) -> np.ndarray:
+        return (y.to_numpy(dtype=float) - self.prophet.at(y.index)) / self.scale
+
+    def _inputs(self, resid_windows: np.ndarray, targets: pd.DatetimeIndex) -> np.ndarray:
+        # NaN residuals (outages) become 0 = "no deviation from Prophet's shape".
+        r = np.nan_to_num(resid_windows, nan=0.0)
+        minutes = (targets.hour * 60 + targets.minute).to_numpy()
+        tod = np.stack([np.sin(2 * np.pi * minutes / 1440), np.cos(2 * np.pi * minutes / 1440)], axis=1)
+        return np.concatenate([r[:, :, None], np.repeat(tod[:, None, :], r.shape[1], axis=1)], axis=2).astype(
+            np.float32)
+
+    def fit(self, y: pd.Series, usable: pd.Series, season: int) -> HybridProphetLSTM:
+        self.prophet.fit(y, usable, season)
+        raw = y.to_numpy(dtype=float) - self.prophet.at(y.index)
+        self.scale = float(np.nanstd(raw)) or 1.0
+        resid = raw / self.scale
+        windows = np.lib.stride_tricks.sliding_window_view(resid[:-1], self.lookback)
+        targets = resid[self.lookback:]
+        ok = ~np.isnan(targets) & usable.reindex(y.index, fill_value=False).to_numpy(dtype=bool)[self.lookback:]
+        ok &= ~np.isnan(windows).all(axis=1)
+        X = self._inputs(windows[ok], y.index[self.lookback:][ok])
+        t = targets[ok].astype(np.float32)
+        if len(t) < 50:
+            raise ValueError(f"the hybrid model needs at least 50 complete intervals to train, got {len(t)}")
+        keras = import_keras()
+        keras.utils.set_random_seed(7)
+        net = keras.Sequential([keras.Input(shape=(self.lookback, 3)), keras.layers.LSTM(self.units),
+                                keras.layers.Dense(1)])
+        net.compile(optimizer=keras.optimizers.Adam(2e-3), loss="huber")
+        cut = int(len(t) * 0.85)
+        stop = keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+        fit = net.fit(X[:cut], t[:cut], validation_data=(X[cut:], t[cut:]), epochs=self.epochs,
+                      batch_size=self.batch_size, callbacks=[stop], verbose=0, shuffle=True)
+        self.history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+        self.network = net
+        return self
+
+    def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        step = y.index[1] - y.index[0]
+        resid = np.concatenate([np.full(self.lookback, np.nan), self._residuals(y)])
+        pos = _positions(y, origins) + self.lookback
+        windows = resid[(pos + 1)[:, None] + np.arange(-self.lookback, 0)[None, :]]
+        out = np.empty((len(origins), horizon))
+        for k in range(1, horizon + 1):
+            targets = origins + k * step
+            nxt = np.asarray(self.network(self._inputs(windows, targets), training=False)).reshape(-1)
+            out[:, k - 1] = np.maximum(self.prophet.at(targets) + nxt * self.scale, 0.0)
+            windows = np.concatenate([windows[:, 1:], nxt[:, None]], axis=1)
+        return out
+
+
+def make_model(name: str, *, n_jobs: int = 2, native: pd.Series | None = None, per_bin: int = 1) -> Forecaster:
+    """A fresh model by name; ``native``/``per_bin`` give lag models the finer-grained counts."""
+    if name == "seasonal_naive":
+        return SeasonalNaive()
+    if name == "naive":
+        return Naive()
+    if name in ("lightgbm", "xgboost"):
+        return GradientBoosting(name=name, n_jobs=n_jobs, native=native, per_bin=per_bin)
+    if name == "prophet":
+        return ProphetModel()
+    if name == "hybrid":
+        return HybridProphetLSTM()
+    raise ValueError(f"unknown model '{name}' (choose from {', '.join(MODEL_NAMES)})")

@@ -1,0 +1,244 @@
+"""Load a request-count CSV into a regular series, resample it, flag outages and bursts.
+
+Missing intervals stay missing (NaN), never zero: an outage is not quiet traffic.
+Timestamps keep the file's own zone, so calendar features and the heat map use the
+server's local time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.io import parse_timestamps, require_numeric
+from core.io.timestamps import detect_time_column
+
+COUNT_COLUMN_NAMES = ("request_count", "requests_count", "requests", "count", "y", "value")
+FREQUENCIES: dict[str, str] = {"1m": "1min", "5m": "5min", "15m": "15min", "1h": "1h"}
+MIN_ROWS = 3
+
+
+@dataclass
+class TrafficSeries:
+    """A regular series of request counts at one frequency.
+
+    ``y`` is NaN where no data exists; ``partial`` marks intervals built from only some
+    of their native sub-intervals (a partial outage: the sum undercounts); ``extra`` keeps
+    the file's other numeric columns resampled the same way, for display.
+    """
+
+    y: pd.Series
+    freq: str
+    native_freq: pd.Timedelta
+    partial: pd.Series
+    extra: pd.DataFrame = field(default_factory=pd.DataFrame)
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+    native: pd.Series | None = None  # counts at the file's own step, when finer than ``freq``
+
+    @property
+    def step(self) -> pd.Timedelta:
+        return pd.Timedelta(self.freq)
+
+    @property
+    def season(self) -> int:
+        """Intervals per day: the seasonal-naive lag."""
+        return int(pd.Timedelta("1D") / self.step)
+
+    @property
+    def per_bin(self) -> int:
+        """Native intervals per interval of ``freq`` (1 when the data is already at ``freq``)."""
+        return max(1, int(self.step / self.native_freq))
+
+    @property
+    def missing(self) -> pd.Series:
+        return self.y.isna()
+
+    def usable(self) -> pd.Series:
+        """Intervals with a complete count: the only ones models train and are scored on."""
+        return self.y.notna() & ~self.partial
+
+
+def detect_count_column(df: pd.DataFrame, time_col: str | None = None) -> str | None:
+    """A known count name first, then the first numeric column that is not the time."""
+    lowered = {str(c).lower(): c for c in df.columns}
+    for name in COUNT_COLUMN_NAMES:
+        if name in lowered and lowered[name] != time_col:
+            return lowered[name]
+    for column in df.columns:
+        if column != time_col and pd.api.types.is_numeric_dtype(df[column]) and not str(column).startswith("is_"):
+            return column
+    return None
+
+
+def load_counts(
+    df: pd.DataFrame, *, time_col: str | None = None, value_col: str | None = None, file: str | None = None
+) -> tuple[pd.Series, pd.DataFrame, list[str]]:
+    """Validate a raw frame: returns (counts at the native grid, other numeric columns, notes).
+
+    Duplicated timestamps are summed (two log shards for one interval), unsorted rows are
+    sorted, and absent rows of the native grid become NaN.
+    """
+    file = file or df.attrs.get("csv_name")
+    if len(df) < MIN_ROWS:
+        raise InputError(f"has {len(df)} data row(s); a forecast needs at least {MIN_ROWS}", file=file)
+    time_col = time_col or detect_time_column(df)
+    if time_col is None or time_col not in df.columns:
+        raise InputError("has no timestamp column (name one with --time-col)", file=file)
+    value_col = value_col or detect_count_column(df, time_col)
+    if value_col is None or value_col not in df.columns:
+        raise InputError(
+            f"has no request-count column (expected one of {', '.join(COUNT_COLUMN_NAMES)}; name one with --value-col)",
+            file=file,
+        )
+    stamps = parse_timestamps(df[time_col], column=str(time_col), file=file)
+    values = require_numeric(df, value_col, file=file)
+    negative = values < 0
+    if negative.any():
+        first = int(np.flatnonzero(negative.to_numpy())[0])
+        raise InputError("request counts cannot be negative", file=file, column=str(value_col), row=first + 2)
+    notes: list[str] = []
+    if "tz_note" in stamps.attrs:
+        notes.append(stamps.attrs["tz_note"])
+    extra_cols = [
+        c for c in df.columns if c not in (time_col, value_col) and pd.api.types.is_numeric_dtype(df[c])
+        and not str(c).startswith("is_")
+    ]
+    frame = pd.DataFrame({"y": values.to_numpy()}, index=pd.DatetimeIndex(stamps.to_numpy(), name="timestamp"))
+    for c in extra_cols:
+        frame[str(c)] = pd.to_numeric(df[c], errors="coerce").to_numpy()
+    if not frame.index.is_monotonic_increasing:
+        notes.append("rows were not in time order and were sorted")
+        frame = frame.sort_index(kind="stable")
+    if frame.index.has_duplicates:
+        n = int(frame.index.duplicated().sum())
+        notes.append(f"{n} duplicated timestamps were summed")
+        frame = frame.groupby(level=0).sum(min_count=1)
+    if frame["y"].notna().sum() < MIN_ROWS:
+        raise InputError(f"column '{value_col}' has fewer than {MIN_ROWS} numbers", file=file, column=str(value_col))
+    native = _native_step(frame.index)
+    full = pd.date_range(frame.index[0], frame.index[-1], freq=native, name="timestamp")
+    off_grid = ~frame.index.isin(full)
+    if off_grid.any():
+        # Irregular stamps (e.g. a 1-minute log with seconds): floor them onto the grid.
+        frame = frame.groupby(frame.index.floor(native)).sum(min_count=1)
+        full = pd.date_range(frame.index[0], frame.index[-1], freq=native, name="timestamp")
+    frame = frame.reindex(full)
+    gaps = int(frame["y"].isna().sum())
+    if gaps:
+        notes.append(f"{gaps} of {len(frame)} intervals have no data (kept missing, not zero)")
+    if frame["y"].nunique(dropna=True) == 1:
+        notes.append("the series is constant: every model will forecast that constant")
+    return frame["y"], frame.drop(columns="y"), notes
+
+
+def _native_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    diffs = pd.Series(index[1:] - index[:-1])
+    diffs = diffs[diffs > pd.Timedelta(0)]
+    if diffs.empty:
+        raise InputError("all timestamps are identical")
+    step = diffs.mode().iloc[0]
+    return max(step, pd.Timedelta("1min")) if step < pd.Timedelta("1min") else step
+
+
+def available_frequencies(native: pd.Timedelta) -> list[str]:
+    """The granularities a native step allows: never finer than the data."""
+    return [label for label, rule in FREQUENCIES.items() if pd.Timedelta(rule) >= native
+            and pd.Timedelta(rule) % native == pd.Timedelta(0)]
+
+
+def resample(counts: pd.Series, extra: pd.DataFrame, freq: str, *, source: str = "",
+             notes: list[str] | None = None) -> TrafficSeries:
+    """Sum to ``freq`` ('5m' or a pandas rule). Empty intervals stay NaN; partly empty ones are flagged."""
+    rule = FREQUENCIES.get(freq, freq)
+    native = _native_step(counts.index) if len(counts) > 1 else pd.Timedelta(rule)
+    if pd.Timedelta(rule) < native:
+        raise InputError(f"the data is at {_label(native)} steps; it cannot be shown at {freq}")
+    if pd.Timedelta(rule) % native != pd.Timedelta(0):
+        raise InputError(f"{freq} is not a multiple of the data's {_label(native)} step")
+    per_bin = int(pd.Timedelta(rule) / native)
+    grouped = counts.resample(rule)
+    y = grouped.sum(min_count=1)
+    present = grouped.count()
+    partial = (present > 0) & (present < per_bin)
+    # The first and last bins can be short only because the file starts/ends mid-bin.
+    ext = extra.resample(rule).sum(min_count=1) if not extra.empty else pd.DataFrame(index=y.index)
+    return TrafficSeries(y=y.astype(float), freq=rule, native_freq=native, partial=partial.reindex(y.index, fill_value=False),
+                         extra=ext, source=source, notes=list(notes or []),
+                         native=counts.astype(float) if per_bin > 1 else None)
+
+
+def _label(step: pd.Timedelta) -> str:
+    minutes = step / pd.Timedelta("1min")
+    return f"{minutes:g}-minute" if minutes < 60 else f"{minutes / 60:g}-hour"
+
+
+def load_series(df: pd.DataFrame, freq: str = "5m", *, time_col: str | None = None, value_col: str | None = None,
+                file: str | None = None) -> TrafficSeries:
+    """Raw CSV frame → TrafficSeries at ``freq``."""
+    counts, extra, notes = load_counts(df, time_col=time_col, value_col=value_col, file=file)
+    return resample(counts, extra, freq, source=file or "", notes=notes)
+
+
+@dataclass(frozen=True)
+class BurstRule:
+    """A burst: count above rolling median + k × 1.4826 × MAD of the previous ``window`` intervals."""
+
+    window: int = 36
+    k: float = 4.0
+
+    def describe(self, step: pd.Timedelta) -> str:
+        span = self.window * step
+        return (f"burst = count > median + {self.k:g} × 1.4826 × MAD of the previous {self.window} intervals "
+                f"({span}), computed on past data only")
+
+
+def detect_bursts(y: pd.Series, rule: BurstRule = BurstRule()) -> pd.Series:
+    """Boolean burst flags. Only past values enter the median/MAD (shifted by one interval)."""
+    past = y.shift(1)
+    med = past.rolling(rule.window, min_periods=max(3, rule.window // 3)).median()
+    mad = (past - med).abs().rolling(rule.window, min_periods=max(3, rule.window // 3)).median()
+    # A floor on the spread stops a flat stretch from flagging every small wiggle.
+    spread = np.maximum(1.4826 * mad, np.sqrt(med.clip(lower=1.0)))
+    return (y > med + rule.k * spread).fillna(False).astype(bool)
+
+
+def summary(series: TrafficSeries) -> dict[str, object]:
+    """Mean, peak and p95 per interval, the busiest hour of day, and coverage figures."""
+    y = series.y.dropna()
+    if y.empty:
+        raise InputError("the series has no numbers to summarise")
+    by_hour = y.groupby(y.index.hour).mean()
+    return {
+        "intervals": int(len(series.y)),
+        "missing_intervals": int(series.y.isna().sum()),
+        "partial_intervals": int(series.partial.sum()),
+        "mean": float(y.mean()),
+        "p95": float(y.quantile(0.95)),
+        "peak": float(y.max()),
+        "peak_at": y.idxmax(),
+        "busiest_hour": int(by_hour.idxmax()),
+        "busiest_hour_mean": float(by_hour.max()),
+        "start": series.y.index[0],
+        "end": series.y.index[-1],
+    }
+
+
+def hour_weekday_table(y: pd.Series) -> pd.DataFrame:
+    """Mean count per (weekday, hour of day), local time: rows Mon..Sun, columns 0..23."""
+    s = y.dropna()
+    table = s.groupby([s.index.day_of_week, s.index.hour]).mean().unstack()
+    table.index = [("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[i] for i in table.index]
+    return table.reindex(columns=range(24))
+
+
+def status_columns(extra: pd.DataFrame) -> list[str]:
+    """Status-code count columns (status_2xx, 4xx, code_5xx, ...) present in the file."""
+    return [c for c in extra.columns if "xx" in c.lower() or c.lower().startswith("status")]
+
+
+def bytes_column(extra: pd.DataFrame) -> str | None:
+    return next((c for c in extra.columns if "byte" in c.lower()), None)

@@ -1,0 +1,76 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.traffic.backtest import ENSEMBLE, default_test_start, forward_forecast, run_backtest
+from core.traffic.series import load_series
+from tests.traffic.synthetic import daily_traffic
+
+
+@pytest.fixture(scope="module")
+def series():
+    return load_series(daily_traffic(days=10, freq="15min", seed=3), "15m")
+
+
+@pytest.fixture(scope="module")
+def result(series):
+    return run_backtest(series, test_start="2024-03-12", horizon=1,
+                        models=("seasonal_naive", "naive", "lightgbm", "xgboost"), extra_steps=3, n_jobs=1)
+
+
+def test_every_model_is_scored_on_the_same_held_out_window(result, series):
+    preds = result.predictions()
+    assert set(preds["model"]) == {"seasonal_naive", "naive", "lightgbm", "xgboost", ENSEMBLE}
+    assert list(preds.columns) == ["timestamp", "model", "y_true", "y_pred", "lo", "hi"]
+    windows = preds.groupby("model")["timestamp"].agg(["min", "max", "count"])
+    assert windows["min"].nunique() == 1 and windows["count"].nunique() == 1
+    assert windows["min"].iloc[0] == result.test_start
+    assert (preds["lo"] <= preds["y_pred"] + 1e-9).all() and (preds["y_pred"] <= preds["hi"] + 1e-9).all()
+
+
+def test_models_beat_the_seasonal_naive_and_mase_says_so(result):
+    board = result.leaderboard().set_index("model")
+    assert board.loc["seasonal_naive", "baseline"]
+    # Poisson noise around a smooth cycle: a learned model must beat yesterday's noisy value.
+    assert board.loc["lightgbm", "rmse"] < board.loc["seasonal_naive", "rmse"]
+    assert board.loc["lightgbm", "mase"] < 1.0
+    assert 0.6 <= board.loc[ENSEMBLE, "coverage"] <= 0.97
+    assert board["ensemble_weight"].dropna().sum() == pytest.approx(1.0)
+
+
+def test_longer_steps_come_from_earlier_origins(result):
+    one, three = result.step_forecast("lightgbm", 1), result.step_forecast("lightgbm", 3)
+    assert one.index.equals(three.index)
+    assert not np.allclose(one.to_numpy(), three.to_numpy())
+    q90 = result.step_forecast(ENSEMBLE, 2, q=0.9)
+    q50 = result.step_forecast(ENSEMBLE, 2, q=0.5)
+    assert (q90 >= q50).all()
+
+
+def test_error_by_hour_has_a_row_per_hour(result):
+    table = result.error_by_hour()
+    assert len(table) == 24 and "lightgbm" in table.columns
+
+
+def test_the_default_split_is_the_published_one_for_nasa():
+    idx = pd.date_range("1995-07-01", "1995-08-31 23:55", freq="5min", tz="-04:00")
+    start = default_test_start(pd.Series(1.0, index=idx))
+    assert start == pd.Timestamp("1995-08-23", tz="-04:00")
+
+
+def test_forward_forecast_starts_after_the_data(series):
+    fwd = forward_forecast(series, steps=8, models=("lightgbm",), n_jobs=1)
+    assert fwd.index[0] == series.y.index[-1] + series.step and len(fwd) == 8
+    assert (fwd["q0.9"] >= fwd["q0.5"]).all() and (fwd["q0.1"] <= fwd["q0.5"]).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"test_start": "2030-01-01"}, "after the last data point"),
+    ({"test_start": "2024-03-04 06:00"}, "not enough history"),
+    ({"horizon": 0}, "horizon"),
+    ({"models": ("lightgbm", "arima")}, "unknown model"),
+])
+def test_bad_backtest_settings(series, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        run_backtest(series, **kwargs)

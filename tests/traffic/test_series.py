@@ -1,0 +1,95 @@
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.io import read_csv
+from core.traffic.series import (
+    BurstRule,
+    available_frequencies,
+    detect_bursts,
+    hour_weekday_table,
+    load_series,
+    summary,
+)
+from tests.traffic.synthetic import daily_traffic
+
+
+def _csv(text: str) -> pd.DataFrame:
+    return read_csv(io.BytesIO(text.encode()), name="t.csv")
+
+
+def test_outage_rows_stay_missing_and_partial_bins_are_flagged():
+    df = daily_traffic(days=2)
+    df.loc[10:15, "request_count"] = np.nan  # six 5-minute rows lost
+    s = load_series(df, "15m")
+    assert s.y.isna().sum() == 1  # rows 12..14 form one empty 15-minute bin
+    assert s.partial.sum() == 2  # bins 9-11 and 15-17 lost some rows
+    assert s.usable().sum() == len(s.y) - 3
+    assert (s.y.dropna() > 0).all()
+
+
+def test_missing_rows_in_the_file_become_missing_intervals_not_zero():
+    df = daily_traffic(days=1).drop(index=range(20, 30))
+    s = load_series(df, "5m")
+    assert len(s.y) == 288 and s.y.isna().sum() == 10
+    assert any("no data" in note for note in s.notes)
+
+
+def test_reference_format_loads_as_is():
+    text = "timestamp,requests_count,is_burst,is_event\n" + "\n".join(
+        f"2024-01-01T00:{m:02d}:00Z,{100 + m},0,0" for m in range(0, 60, 5))
+    s = load_series(_csv(text), "5m")
+    assert s.y.iloc[0] == 100 and str(s.y.index.tz) == "UTC"
+    assert "is_burst" not in s.extra.columns
+
+
+def test_epoch_seconds_and_unsorted_duplicates():
+    base = 1_700_000_000 - 1_700_000_000 % 300
+    rows = [(base + 300 * i, 10 + i) for i in range(12)]
+    rows = rows[::-1] + [(base, 5)]
+    text = "ts,count\n" + "\n".join(f"{t},{v}" for t, v in rows)
+    s = load_series(_csv(text), "5m")
+    assert s.y.iloc[0] == 15  # the duplicate row was summed
+    assert any("sorted" in n for n in s.notes) and any("duplicated" in n for n in s.notes)
+
+
+def test_granularity_cannot_be_finer_than_the_data():
+    s = load_series(daily_traffic(days=1), "1h")
+    assert len(s.y) == 24
+    with pytest.raises(InputError, match="cannot be shown at 1m"):
+        load_series(daily_traffic(days=1), "1m")
+    assert available_frequencies(pd.Timedelta("5min")) == ["5m", "15m", "1h"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("timestamp,requests\n2024-01-01 00:00,1\n", "at least 3"),
+    ("timestamp,requests\n" + "".join(f"2024-01-01 00:0{i},-{i}\n" for i in range(5)), "cannot be negative"),
+    ("timestamp,requests\n" + "".join(f"2024-01-01 00:0{i},n/a x\n" for i in range(5)), "not a number"),
+    ("when,label\n" + "".join(f"2024-01-01 00:0{i},a\n" for i in range(5)), "no request-count column"),
+])
+def test_bad_input_is_named(text, message):
+    with pytest.raises(InputError, match=message):
+        load_series(_csv(text), "5m")
+
+
+def test_bursts_use_only_the_past():
+    y = pd.Series(100.0, index=pd.date_range("2024-01-01", periods=100, freq="5min"))
+    y.iloc[60] = 1000
+    flags = detect_bursts(y, BurstRule(window=12, k=4))
+    assert flags.iloc[60] and flags.sum() == 1
+    # Changing the future cannot change a past flag.
+    y2 = y.copy()
+    y2.iloc[70:] = 5000
+    assert detect_bursts(y2, BurstRule(window=12, k=4)).iloc[:70].equals(flags.iloc[:70])
+
+
+def test_summary_and_heat_map():
+    s = load_series(daily_traffic(days=7), "1h")
+    stats = summary(s)
+    assert stats["peak"] == s.y.max() and stats["mean"] <= stats["p95"] <= stats["peak"]
+    assert stats["busiest_hour"] in range(12, 18)  # the synthetic cycle peaks mid-afternoon
+    table = hour_weekday_table(s.y)
+    assert table.shape == (7, 24) and list(table.index[:2]) == ["Mon", "Tue"]
