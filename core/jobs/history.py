@@ -1,0 +1,167 @@
+"""History features: what earlier runs of the same block and stage used.
+
+Every feature of a run is computed only from runs with a strictly earlier run date
+(``merge_asof`` with exact matches excluded), so a run never sees itself, its
+siblings started at the same moment, or anything later. Targets are on the log
+scale ``log(1 + x)``. The history baseline, median of the last 3 runs of the same
+platform+block+stage falling back to the stage median, is built here too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TARGETS: dict[str, str] = {"runtime": "runtime_s", "memory": "memory_mb"}
+KEY_LEVELS: dict[str, tuple[str, ...]] = {
+    "grp": ("platform", "block", "stage"),
+    "blk": ("platform", "block"),
+    "pst": ("platform", "stage"),
+    "stg": ("stage",),
+    "fam": ("platform", "block", "stage_family"),
+    "pfam": ("platform", "stage_family"),
+    "sfam": ("stage_family",),
+}
+# The prior's fallback order, most specific first; a run's ``*_prior_level`` says which one answered.
+PRIOR_LEVELS = ("grp", "fam", "pst", "stg", "pfam", "sfam", "blk", "all")
+HISTORY_COLUMNS = ["platform", "block", "stage", "run_date", "runtime_s", "memory_mb", "cpu_time_s"]
+
+
+def to_log(values: pd.Series | np.ndarray) -> np.ndarray:
+    return np.log1p(np.clip(np.asarray(values, dtype=float), 0.0, None))
+
+
+def from_log(values: np.ndarray) -> np.ndarray:
+    return np.expm1(np.asarray(values, dtype=float)).clip(min=0.0)
+
+
+def stage_family(stage: pd.Series) -> pd.Series:
+    """The stage's family: its name before the first '_' or '-' (``floorplan_tap`` -> ``floorplan``).
+    Flows name sub-steps after their step, so a new sub-step starts from its family's history."""
+    return stage.astype(str).str.split(r"[_\-]", n=1, regex=True).str[0]
+
+
+def _key(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    key = frame[columns[0]].astype(str)
+    for column in columns[1:]:
+        key = key + "\x1f" + frame[column].astype(str)
+    return key
+
+
+def history_pool(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The runs whose outcomes later runs may learn from: stored history plus ``runs``."""
+    parts = [runs[[c for c in HISTORY_COLUMNS if c in runs.columns]]]
+    if history is not None and not history.empty:
+        parts.insert(0, history[HISTORY_COLUMNS])
+    pool = pd.concat(parts, ignore_index=True)
+    for column in HISTORY_COLUMNS:
+        if column not in pool.columns:
+            pool[column] = np.nan
+    pool = pool.dropna(subset=["run_date"])
+    return pool.drop_duplicates(subset=["platform", "block", "stage", "run_date", "runtime_s", "memory_mb"])
+
+
+def _past_stats(pool: pd.DataFrame, queries: pd.DataFrame, level: tuple[str, ...], value: str,
+                *, log: bool = True) -> pd.DataFrame:
+    """For each query row, stats of ``value`` over pool rows of the same key with an earlier date."""
+    known = pool[pool[value].notna()].copy()
+    if "stage_family" in level:
+        known["stage_family"] = stage_family(known["stage"])
+        queries = queries.assign(stage_family=stage_family(queries["stage"]))
+    known["_key"] = _key(known, level)
+    known["_v"] = to_log(known[value]) if log else known[value].astype(float)
+    known = known.sort_values(["_key", "run_date"], kind="stable")
+    grouped = known.groupby("_key", sort=False)["_v"]
+    stats = pd.DataFrame({
+        "_key": known["_key"].to_numpy(),
+        "run_date": known["run_date"].to_numpy(),
+        "_hist_date": known["run_date"].to_numpy(),
+        "prev": known["_v"].to_numpy(),
+        "med3": grouped.rolling(3, min_periods=1).median().to_numpy(),
+        "mean10": grouped.rolling(10, min_periods=1).mean().to_numpy(),
+        "median": grouped.expanding().median().to_numpy(),
+        "count": (grouped.cumcount() + 1).to_numpy(dtype=float),
+    }).sort_values("run_date", kind="stable")
+    q = pd.DataFrame({"_key": _key(queries, level).to_numpy(), "run_date": queries["run_date"].to_numpy(),
+                      "_pos": np.arange(len(queries))}).sort_values("run_date", kind="stable")
+    merged = pd.merge_asof(q, stats, on="run_date", by="_key", allow_exact_matches=False, direction="backward")
+    merged = merged.sort_values("_pos")
+    merged["days_since"] = (merged["run_date"] - merged["_hist_date"]).dt.total_seconds() / 86400.0
+    merged["count"] = merged["count"].fillna(0.0)
+    return merged.reset_index(drop=True)
+
+
+def _global_median(pool: pd.DataFrame, queries: pd.DataFrame, value: str) -> np.ndarray:
+    frame = queries.assign(stage="*")
+    return _past_stats(pool.assign(stage="*"), frame, ("stage",), value)["median"].to_numpy()
+
+
+def _prior(pool: pd.DataFrame, queries: pd.DataFrame, column: str, grp: pd.DataFrame,
+           stage_median: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A prior for every run from the most specific history that has one (see ``PRIOR_LEVELS``):
+    the last-3 median of the block+stage, else the recent mean of the block's runs of the same stage
+    family, of the stage on the platform, the stage median, the family on the platform, the family,
+    the block's other stages, and finally all earlier runs. New sub-steps of a known step
+    (``floorplan_tap`` after ``floorplan``) start from their family rather than from the global median."""
+    candidates = {
+        "grp": grp["med3"].to_numpy(),
+        "fam": _past_stats(pool, queries, KEY_LEVELS["fam"], column)["mean10"].to_numpy(),
+        "pst": _past_stats(pool, queries, KEY_LEVELS["pst"], column)["mean10"].to_numpy(),
+        "stg": stage_median,
+        "pfam": _past_stats(pool, queries, KEY_LEVELS["pfam"], column)["mean10"].to_numpy(),
+        "sfam": _past_stats(pool, queries, KEY_LEVELS["sfam"], column)["median"].to_numpy(),
+        "blk": _past_stats(pool, queries, KEY_LEVELS["blk"], column)["mean10"].to_numpy(),
+        "all": _global_median(pool, queries, column),
+    }
+    prior = np.full(len(queries), np.nan)
+    level = np.full(len(queries), float(len(PRIOR_LEVELS)))
+    for i, name in enumerate(PRIOR_LEVELS):
+        fill = np.isnan(prior) & ~np.isnan(candidates[name])
+        prior[fill], level[fill] = candidates[name][fill], float(i)
+    return prior, level
+
+
+def _baseline(pool: pd.DataFrame, queries: pd.DataFrame, column: str) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """Last-3 median of the group, else the stage median, else the median of all earlier runs."""
+    grp = _past_stats(pool, queries, KEY_LEVELS["grp"], column)
+    stage_median = _past_stats(pool, queries, KEY_LEVELS["stg"], column)["median"].to_numpy()
+    baseline = np.where(np.isnan(grp["med3"].to_numpy()), stage_median, grp["med3"].to_numpy())
+    baseline = np.where(np.isnan(baseline), _global_median(pool, queries, column), baseline)
+    return baseline, grp, stage_median
+
+
+def history_features(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """History features for every row of ``runs`` (same order and index).
+
+    The pool is ``history`` plus the rows of ``runs`` whose outcomes are known; each row
+    sees only pool rows dated strictly before its own run date.
+    """
+    pool = history_pool(runs, history)
+    queries = runs[["platform", "block", "stage", "run_date"]]
+    out: dict[str, np.ndarray] = {}
+    for name, column in (*TARGETS.items(), ("cpu", "cpu_time_s")):
+        if pool[column].notna().sum() == 0:
+            if name == "cpu":
+                continue
+        if name == "cpu":
+            out["cpu_prev"] = _past_stats(pool, queries, KEY_LEVELS["grp"], column)["prev"].to_numpy()
+            continue
+        baseline, grp, stage_median = _baseline(pool, queries, column)
+        out[f"{name}_prev"] = grp["prev"].to_numpy()
+        out[f"{name}_med3"] = grp["med3"].to_numpy()
+        out[f"{name}_mean10"] = grp["mean10"].to_numpy()
+        out[f"{name}_count"] = grp["count"].to_numpy()
+        out[f"{name}_days_since"] = grp["days_since"].to_numpy()
+        out[f"{name}_block_mean10"] = _past_stats(pool, queries, KEY_LEVELS["blk"], column)["mean10"].to_numpy()
+        out[f"{name}_family_mean10"] = _past_stats(pool, queries, KEY_LEVELS["fam"], column)["mean10"].to_numpy()
+        out[f"{name}_pstage_mean10"] = _past_stats(pool, queries, KEY_LEVELS["pst"], column)["mean10"].to_numpy()
+        out[f"{name}_stage_median"] = stage_median
+        out[f"{name}_baseline"] = baseline
+        out[f"{name}_prior"], out[f"{name}_prior_level"] = _prior(pool, queries, column, grp, stage_median)
+    return pd.DataFrame(out, index=runs.index)
+
+
+def history_baseline_log(features: pd.DataFrame, target: str) -> np.ndarray:
+    """The history baseline on the log scale: median of the last 3 runs of the same
+    platform+block+stage, else the stage median, else the median of all earlier runs."""
+    return features[f"{target}_baseline"].to_numpy(dtype=float)

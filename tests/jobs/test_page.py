@@ -1,0 +1,78 @@
+"""The Job Runtime & Memory page in AppTest (trains on the bundled data with a small LightGBM)
+and in a real Chromium against ``streamlit run``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.jobs.training import TrainConfig
+from tests.support import ROOT, screenshot, wait_for_app_idle
+
+PAGE = str(ROOT / "pages" / "jobs.py")
+
+
+@pytest.fixture
+def fast_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.ui.jobs_widgets as widgets
+
+    monkeypatch.setattr(widgets, "TRAIN_CONFIG", TrainConfig(algorithms=("lightgbm",), lgbm_estimators=40))
+
+
+def _page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=300).run()
+
+
+def test_page_opens_on_the_bundled_runs_before_training(fast_training) -> None:  # type: ignore[no-untyped-def]
+    at = _page()
+    assert not at.exception
+    assert at.title[0].value == "Job Runtime & Memory"
+    assert any("13,703" in m.value for m in at.markdown)
+    assert at.selectbox(key="jobs-map-runtime").value == "runtime"
+    assert at.selectbox(key="jobs-map-memory").value == "memory"
+    assert any("Train to score" in i.value for i in at.info)
+
+
+def test_page_trains_shows_metrics_and_predicts_an_upload(fast_training, small_raw: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    at = _page()
+    at.button(key="jobs-train-train").click().run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert "runtime R² (log)" in labels and "memory R² (log)" in labels
+    memory_r2 = float(next(m.value for m in at.metric if m.label == "memory R² (log)"))
+    assert 0.5 < memory_r2 <= 1.0
+    assert any(d.key == "dl-scores" for d in at.get("download_button"))
+
+    new = small_raw.tail(12).drop(columns=["runtime", "memory", "cpu_time"])
+    at.radio(key="jobs-predict-source").set_value("Upload CSV").run()
+    at.file_uploader(key="jobs-predict-upload").set_value(("new.csv", new.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    predictions = at.dataframe[-1].value
+    assert len(predictions) == 12
+    assert {"predicted_runtime", "predicted_memory", "memory_request_p90", "model_id"} <= set(predictions.columns)
+    assert any(d.key == "dl-predictions" for d in at.get("download_button"))
+
+    at.button(key="FormSubmitter:jobs-single-Predict this run").click().run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Predicted peak memory" and m.value.endswith("M") for m in at.metric)
+
+
+def test_bad_upload_shows_an_error(fast_training) -> None:  # type: ignore[no-untyped-def]
+    at = _page()
+    at.radio(key="jobs-train-source").set_value("Upload CSV").run()
+    at.file_uploader(key="jobs-train-upload").set_value(("empty.csv", b"", "text/csv")).run()
+    assert not at.exception
+    assert any("empty" in e.value for e in at.error)
+
+
+@pytest.mark.browser
+def test_jobs_page_in_chromium(app_server: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    page.goto(f"{app_server}/jobs")
+    wait_for_app_idle(page)
+    page.get_by_role("heading", name="Job Runtime & Memory").first.wait_for()
+    assert page.get_by_text("usable runs").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "jobs")
