@@ -14,22 +14,19 @@ Model, in one place so the page, CLI and bench agree:
 
 Sizing rule (``required_servers``): for a demand d, the n in [min, max] minimising
 ``n * price_per_interval + penalty * max(0, d - n * capacity)``; with the default prices a server is
-added only if it would serve more than 8.3 requests. The predictive policy (on its forecast) and the
-oracle (on the actual load) both use it, so "predictive with a perfect forecast equals the oracle"
-holds exactly, and the oracle is the cost lower bound rather than the cheapest zero-drop fleet: pure
-``ceil(d / capacity)`` would be beaten by any policy that lets slivers of demand drop when a server
-costs more than their penalty. The price: the oracle drops (and counts as overloaded) intervals
-whose excess is under ``price_per_interval / penalty`` requests; it never overloads when a dropped
-request costs more than a server-interval (loads being whole requests) and max capacity covers the peak.
+added only if it would serve more than 8.3 requests. The predictive policy sizes its forecast with
+it, interval by interval. Pure ``ceil(d / capacity)`` would be beaten by any policy that lets slivers
+of demand drop when a server costs more than their penalty.
 
 Boot cost and scale-in: because booting is paid, releasing a server and re-ordering it soon after
-costs ``boot_delay`` server-intervals. Predictive and oracle therefore keep a server while the
-forecasts already issued (up to ``boot_delay`` ahead) say it is needed again, else release it at once.
-A server idle for a gap of j <= boot_delay intervals costs at most j if kept but ``boot_delay`` if
-released and re-ordered, so keeping is right; for longer gaps of partly-useful intervals the exact
-optimum would need the whole future, which no real policy has. The same holds for adding a server
-whose boot costs more than the short burst it serves. ``exact_optimum_cost`` (dynamic programming)
-gives the true optimum: the oracle is within ~1% of it on the NASA trace.
+costs ``boot_delay`` server-intervals. Predictive therefore keeps a server while the forecasts
+already issued (up to ``boot_delay`` ahead) say it is needed again, else releases it at once.
+
+Oracle: perfect foresight under the same constraints (start fleet, boot delay, paid booting, min/max).
+It follows the exact cheapest fleet path over the whole window (``optimal_path``, dynamic programming
+over fleet sizes), so its cost is a true lower bound on every policy's. It may drop small excesses a
+server would cost more to serve (under ``(1 + boot_delay) * price_per_interval / penalty`` requests
+for a one-interval spike), and counts those intervals as overloaded.
 
 Missing values: a NaN forecast makes the predictive part hold its previous level; a NaN load gives
 the reactive rule no utilisation to read, so it holds (and the hold counts in its scale-in window).
@@ -51,7 +48,9 @@ import pandas as pd
 from core.errors import InputError
 from core.traffic.autoscale_policies import (
     HOLD,
+    follow_path,
     optimal_cost,
+    optimal_path,
     predictive_servers,
     required_servers,
     simulate,
@@ -213,11 +212,12 @@ def replay(load: pd.Series, forecast: pd.Series | None, params: ScalingParams, p
             math.ceil(peak / params.capacity_per_server - 1e-9), params.min_servers, params.max_servers))
         provisioned = serving = np.full(len(demand), fixed, dtype=int)
         actions = [HOLD] * len(demand)
+    elif policy == "oracle":
+        serving, _ = optimal_path(demand, params, start)
+        provisioned, actions = follow_path(serving, params, start)
     else:
-        if policy == "oracle":
-            predicted: np.ndarray | None = required_servers(demand, params)
-        elif policy == "reactive":
-            predicted = None
+        if policy == "reactive":
+            predicted: np.ndarray | None = None
         else:
             predicted = predictive_servers(np.asarray(forecast, dtype=float), params, start)
         provisioned, serving, actions = simulate(demand, predicted, params, policy in ("reactive",

@@ -138,22 +138,71 @@ def predictive_servers(forecast: np.ndarray, params: ScalingParams, start: int) 
     return sized.ffill().fillna(start).to_numpy().astype(int)
 
 
-def optimal_cost(load: np.ndarray, params: ScalingParams, start: int) -> float:
-    """Exact minimum total cost of any fleet path from ``start`` (dynamic programming over fleet sizes).
+def _fleet_sizes(demand: np.ndarray, params: ScalingParams, start: int) -> np.ndarray:
+    """Fleet sizes worth considering: more servers than the peak needs (or than the start) only cost."""
+    peak = float(demand.max()) if demand.size else 0.0
+    top = max(start, math.ceil(peak / params.capacity_per_server - 1e-9), params.min_servers)
+    return np.arange(params.min_servers, min(params.max_servers, top) + 1, dtype=float)
 
-    Same cost model as the replay: serving servers paid each interval, a server added at t paid
-    while booting since ``max(0, t - boot_delay)``, removal at once, NaN load = no demand. It needs
-    the whole future at once, so no policy can run it; it measures how close the oracle's rule is.
+
+def optimal_path(load: np.ndarray, params: ScalingParams, start: int) -> tuple[np.ndarray, float]:
+    """The cheapest serving-fleet path from ``start`` and its total cost (dynamic programming).
+
+    Same cost model as the replay: serving servers paid each interval, a server that starts serving
+    at t paid while booting since ``max(0, t - boot_delay)``, removal at once, NaN load = no demand.
+    It needs the whole window at once, so only the oracle (perfect foresight) can follow it; being
+    the exact optimum it is a true lower bound on every policy's cost.
     """
     demand = np.nan_to_num(np.asarray(load, dtype=float))
     p, pen, cap = params.price_per_interval, params.penalty_per_dropped, params.capacity_per_server
-    n = np.arange(params.min_servers, params.max_servers + 1, dtype=float)
+    n = _fleet_sizes(demand, params, start)
+    steps = len(demand)
+    costs = np.empty((steps, len(n)))
     # cost[n] of the cheapest path ending with n serving; at t = 0 only a scale-in from `start` is possible.
     cost = np.where(n <= start, 0.0, np.inf) + p * n + pen * np.maximum(demand[0] - n * cap, 0.0)
-    for t in range(1, len(demand)):
+    costs[0] = cost
+    for t in range(1, steps):
         boot_cost = min(params.boot_delay, t) * p  # per added server
         # min over the previous size m of cost[m] + boot_cost * max(0, n - m), split into m >= n and m <= n.
         from_above = np.minimum.accumulate(cost[::-1])[::-1]
         from_below = np.minimum.accumulate(cost - boot_cost * n) + boot_cost * n
         cost = np.minimum(from_above, from_below) + p * n + pen * np.maximum(demand[t] - n * cap, 0.0)
-    return float(cost.min())
+        costs[t] = cost
+    path = np.empty(steps, dtype=int)
+    j = int(np.argmin(cost))
+    path[-1] = j
+    for t in range(steps - 1, 0, -1):
+        boot_cost = min(params.boot_delay, t) * p
+        via = costs[t - 1] + boot_cost * np.maximum(n[j] - n, 0.0)
+        best = via.min()
+        # Among equally cheap predecessors keep the fleet unchanged, else change it the least.
+        ties = np.flatnonzero(via <= best + 1e-9 * max(1.0, abs(best)))
+        j = int(ties[np.argmin(np.abs(ties - j))])
+        path[t - 1] = j
+    return n[path].astype(int), float(cost.min())
+
+
+def follow_path(serving: np.ndarray, params: ScalingParams, start: int) -> tuple[np.ndarray, list[str]]:
+    """Provisioned fleet and actions that make ``serving`` happen: each increase is ordered ``boot_delay``
+    intervals before it serves (orders due before the window were placed before it), each decrease is at once."""
+    boot, steps = params.boot_delay, len(serving)
+    increase = np.maximum(np.diff(serving, prepend=serving[0]), 0)
+    booting = np.zeros(steps, dtype=int)
+    for s in np.flatnonzero(increase):
+        booting[max(0, s - boot):s] += increase[s]
+    ordered = np.zeros(steps, dtype=int)
+    for s in np.flatnonzero(increase):
+        if s - boot >= 0:
+            ordered[s - boot] += increase[s]
+    released = np.maximum(np.diff(serving, prepend=start) * -1, 0)
+    actions = []
+    for t in range(steps):
+        parts = [f"scale in −{released[t]}"] if released[t] else []
+        parts += [f"scale out +{ordered[t]}"] if ordered[t] else []
+        actions.append(", ".join(parts) or HOLD)
+    return serving + booting, actions
+
+
+def optimal_cost(load: np.ndarray, params: ScalingParams, start: int) -> float:
+    """Exact minimum total cost of any fleet path from ``start`` (see ``optimal_path``)."""
+    return optimal_path(load, params, start)[1]

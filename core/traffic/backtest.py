@@ -16,6 +16,7 @@ from data the model has not seen.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from core.traffic.series import TrafficSeries
 
 QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99)
 ENSEMBLE = "ensemble"
+MIN_STEP_TRUTH = 8  # calibration points a step needs for its own weights and interval widths
 PUBLISHED_TEST_START = pd.Timestamp("1995-08-23 00:00")
 ProgressFn = Callable[[float, str], None]
 
@@ -131,32 +133,66 @@ def calibrate(series: TrafficSeries, start: pd.Timestamp, *, models: Sequence[st
     known = y[y.index < start]
     paths = {name: m.forecast(known, origins, horizon) for name, m in fitted.items()}
     truth = _truth_matrix(y, usable, origins, horizon, step, end=start)
-    mse = {name: np.nanmean((p - truth) ** 2, axis=0) for name, p in paths.items()}
+    # A step scored on fewer than MIN_STEP_TRUTH calibration points (the last steps of a long
+    # horizon over a short window) gets no weights or widths of its own: it borrows the previous step's.
+    thin = (~np.isnan(truth)).sum(axis=0) < MIN_STEP_TRUTH
+    truth[:, thin] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps are handled below
+        mse = {name: np.nanmean((p - truth) ** 2, axis=0) for name, p in paths.items()}
     members = [m for m in fitted if m not in BASELINES]
     weights = pd.DataFrame(index=pd.RangeIndex(1, horizon + 1, name="step"))
     if members:
         member_mse = np.stack([mse[m] for m in members], axis=1)  # H × M
         # A member far behind the best only adds noise: members whose calibration MSE is
         # over 1.5× the step's best get no weight; the rest share it by inverse MSE.
-        best = np.nanmin(member_mse, axis=1, keepdims=True)
+        best = np.nanmin(np.where(np.isnan(member_mse), np.inf, member_mse), axis=1, keepdims=True)
         inv = np.where(member_mse <= 1.5 * best, 1.0 / np.maximum(member_mse, 1e-9), 0.0)
         inv = np.nan_to_num(inv, nan=0.0)
-        inv = inv / np.where(inv.sum(axis=1, keepdims=True) > 0, inv.sum(axis=1, keepdims=True), 1.0)
-        weights = pd.DataFrame(inv, columns=members, index=weights.index)
+        weights = pd.DataFrame(_fill_empty_rows(inv), columns=members, index=weights.index)
         paths[ENSEMBLE] = _combine(paths, weights)
-        mse[ENSEMBLE] = np.nanmean((paths[ENSEMBLE] - truth) ** 2, axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mse[ENSEMBLE] = np.nanmean((paths[ENSEMBLE] - truth) ** 2, axis=0)
     residual_q = {}
     for name, p in paths.items():
         resid = np.log1p(truth) - np.log1p(np.maximum(p, 0.0))
-        residual_q[name] = np.stack([_nanquantiles(resid[:, k]) for k in range(horizon)])
+        residual_q[name] = _fill_empty_rows_q([_nanquantiles(resid[:, k]) for k in range(horizon)])
     rmse_table = pd.DataFrame({name: np.sqrt(v) for name, v in mse.items()}, index=weights.index)
     return Calibrated(models=fitted, weights=weights, residual_q=residual_q, calibration_rmse=rmse_table,
                       horizon=horizon, fit_end=calib_start, calibration_end=start, fit_seconds=fit_seconds)
 
 
-def _nanquantiles(values: np.ndarray) -> np.ndarray:
+def _fill_empty_rows(inv: np.ndarray) -> np.ndarray:
+    """Normalise H × M inverse-MSE rows to weights. A step with no calibration truth (a short
+    calibration window or an outage at its end) has an all-zero row: it reuses the previous
+    step's weights, or equal weights at step 1, so its ensemble forecast is never zero."""
+    out = np.zeros_like(inv, dtype=float)
+    previous = np.full(inv.shape[1], 1.0 / max(inv.shape[1], 1))
+    for k, row in enumerate(inv):
+        total = row.sum()
+        out[k] = row / total if total > 0 else previous
+        previous = out[k]
+    return out
+
+
+def _nanquantiles(values: np.ndarray) -> np.ndarray | None:
     v = values[~np.isnan(values)]
-    return np.quantile(v, QUANTILES) if v.size else np.zeros(len(QUANTILES))
+    return np.quantile(v, QUANTILES) if v.size else None
+
+
+def _fill_empty_rows_q(rows: list[np.ndarray | None]) -> np.ndarray:
+    """Per-step residual quantiles; a step without residuals borrows the nearest earlier step's
+    (errors grow with the step, so a later step's would also do, but never zero width)."""
+    known = [r for r in rows if r is not None]
+    if not known:
+        return np.zeros((len(rows), len(QUANTILES)))
+    previous = known[0]
+    out = []
+    for r in rows:
+        previous = r if r is not None else previous
+        out.append(previous)
+    return np.stack(out)
 
 
 def _truth_matrix(y: pd.Series, usable: pd.Series, origins: pd.DatetimeIndex, horizon: int, step: pd.Timedelta,

@@ -94,6 +94,9 @@ def load_counts(
             f"has no request-count column (expected one of {', '.join(COUNT_COLUMN_NAMES)}; name one with --value-col)",
             file=file,
         )
+    if value_col == time_col:
+        raise InputError("the count column cannot be the timestamp column; pick another", file=file,
+                         column=str(value_col))
     stamps = parse_timestamps(df[time_col], column=str(time_col), file=file)
     values = require_numeric(df, value_col, file=file)
     negative = values < 0
@@ -191,7 +194,8 @@ class BurstRule:
     k: float = 4.0
 
     def describe(self, step: pd.Timedelta) -> str:
-        span = self.window * step
+        hours = self.window * step / pd.Timedelta(hours=1)
+        span = f"{hours:g} h" if hours >= 1 else f"{hours * 60:g} min"
         return (f"burst = count > median + {self.k:g} × 1.4826 × MAD of the previous {self.window} intervals "
                 f"({span}), computed on past data only")
 

@@ -61,16 +61,18 @@ def test_a_step_in_load_makes_reactive_overload_for_the_boot_delay_and_not_befor
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_oracle_never_overloads_when_drops_are_dear_and_capacity_allows(seed: int):
+def test_oracle_drops_only_what_a_server_would_cost_more_to_serve(seed: int):
     load = _wavy(seed)
-    params = ScalingParams(penalty_per_dropped=0.01)
+    params = ScalingParams(penalty_per_dropped=0.01)  # a drop costs more than a server-interval
     assert params.max_servers * params.capacity_per_server >= load.max()
     run = replay(load, None, params, "oracle")
-    assert run.summary["overloaded_pct"] == 0 and run.dropped.sum() == 0
+    # A server bought for one interval is also paid while it boots: (1 + boot) intervals = 2.5 requests.
+    assert run.dropped.max() <= (1 + params.boot_delay) * params.price_per_interval / params.penalty_per_dropped + 1e-9
+    assert run.summary["dropped_pct"] < 0.01
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_oracle_is_the_cheapest_policy_and_only_drops_slivers(seed: int):
+def test_oracle_is_the_cheapest_policy_and_drops_only_small_excesses(seed: int):
     load = _wavy(seed)
     params = ScalingParams()
     rng = np.random.default_rng(seed + 10)
@@ -80,18 +82,23 @@ def test_oracle_is_the_cheapest_policy_and_only_drops_slivers(seed: int):
         assert table.loc["oracle", "cost_vs_oracle"] == pytest.approx(1.0)
         assert table.loc["reactive", "savings_vs_reactive_pct"] == pytest.approx(0.0)
     oracle = replay(load, None, params, "oracle")
-    # It drops a request only when serving it would cost more than its penalty: < 8.33 per interval.
-    assert oracle.dropped.max() < params.price_per_interval / params.penalty_per_dropped
+    # It drops requests only when serving them would cost more than their penalty: a server for one
+    # interval is paid for 1 + boot_delay intervals, 25 requests' worth.
+    assert oracle.dropped.max() <= (1 + params.boot_delay) * params.price_per_interval / params.penalty_per_dropped + 1e-9
 
 
-def test_predictive_with_a_perfect_forecast_equals_the_oracle():
+def test_predictive_with_a_perfect_forecast_comes_within_a_few_percent_of_the_oracle():
     load = _wavy(3)
     params = ScalingParams()
-    predictive = replay(load, load.copy(), params, "predictive")
+    predictive = replay(load, load.copy(), params, "predictive").summary["cost_total"]
     oracle = replay(load, None, params, "oracle")
-    pd.testing.assert_series_equal(predictive.servers, oracle.servers)
-    pd.testing.assert_series_equal(predictive.serving, oracle.serving)
-    assert predictive.summary == oracle.summary
+    # Predictive sizes each interval greedily; the oracle plans the whole window.
+    assert oracle.summary["cost_total"] - 1e-9 <= predictive <= 1.03 * oracle.summary["cost_total"]
+    # The oracle's fleet is consistent: what serves at t was ordered boot_delay intervals earlier.
+    rises = np.flatnonzero(np.diff(oracle.serving.to_numpy()) > 0) + 1
+    for t in rises[rises >= params.boot_delay]:
+        assert "scale out" in oracle.actions.iloc[t - params.boot_delay]
+        assert oracle.servers.iloc[t - params.boot_delay] > oracle.serving.iloc[t - params.boot_delay]
 
 
 def test_predictive_orders_boot_delay_ahead_so_a_forecast_step_is_served():
@@ -120,6 +127,17 @@ def test_predictive_plus_reactive_never_serves_fewer_than_either_alone():
     combined = runs["predictive+reactive"].serving
     assert (combined >= runs["predictive"].serving).all()
     assert (combined >= runs["reactive"].serving).all()
+
+
+def test_the_combined_policy_serves_a_forecast_step_that_reactive_alone_misses():
+    # With a 0.7 target the reactive part usually wants more servers than the forecast: the
+    # combination then equals reactive. It differs where the forecast sees a rise coming.
+    params = ScalingParams(initial_servers=3)
+    load = _series([100] * 20 + [500] * 20)
+    runs = replay_all(load, load.copy(), params).runs
+    assert _overloaded_at(runs["reactive"], load, params) == [20, 21, 22]
+    assert _overloaded_at(runs["predictive+reactive"], load, params) == []
+    assert runs["predictive+reactive"].actions.iloc[18] == "scale out +7"  # ordered boot_delay ahead
 
 
 def test_hpa_tolerance_no_action_within_ten_percent_of_target():
@@ -264,7 +282,7 @@ def test_next_hour_recommendation_sizes_the_peak_and_orders_a_boot_delay_ahead()
     assert "hold" in hold.reason and "boot" in hold.reason
 
 
-def test_exact_optimum_matches_brute_force_and_the_oracle_comes_close():
+def test_exact_optimum_matches_brute_force_and_the_oracle_replays_it():
     import itertools
 
     boot = 2
@@ -281,9 +299,9 @@ def test_exact_optimum_matches_brute_force_and_the_oracle_comes_close():
         cost = paid * params.price_per_interval + params.penalty_per_dropped * np.maximum(demand - 50 * s, 0).sum()
         best = min(best, cost)
     assert exact_optimum_cost(load, params) == pytest.approx(best)
-    # The oracle's per-interval rule adds the third server for the 120 burst although its boot costs more.
-    assert replay(load, None, params, "oracle").summary["cost_total"] == pytest.approx(best + 0.005)
+    # The oracle follows the optimal path, so its replayed cost (provisioned servers + drops) is the optimum.
+    assert replay(load, None, params, "oracle").summary["cost_total"] == pytest.approx(best)
     for seed in (0, 1):
         wavy = _wavy(seed)
         oracle = replay(wavy, None, params, "oracle").summary["cost_total"]
-        assert exact_optimum_cost(wavy, params) - 1e-9 <= oracle <= 1.03 * exact_optimum_cost(wavy, params)
+        assert oracle == pytest.approx(exact_optimum_cost(wavy, params))

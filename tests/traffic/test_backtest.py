@@ -74,3 +74,16 @@ def test_forward_forecast_starts_after_the_data(series):
 def test_bad_backtest_settings(series, kwargs, message):
     with pytest.raises(InputError, match=message):
         run_backtest(series, **kwargs)
+
+
+def test_forecast_steps_beyond_the_calibration_window_keep_weights_and_widths():
+    # Three hourly days calibrate on the last 18 hours only, so steps 19..24 have no calibration
+    # truth; their ensemble forecast must still be a weighted forecast with a real interval.
+    short = load_series(daily_traffic(days=3, freq="1h", seed=5), "1h")
+    out = forward_forecast(short, steps=24, models=("lightgbm", "xgboost"), n_jobs=1)
+    assert out.attrs["model"] == ENSEMBLE
+    assert (out["y_pred"] > 20).all()
+    # Widths live on the log scale: the last steps borrow the last well-calibrated step's.
+    width = np.log1p(out["q0.9"]) - np.log1p(out["q0.1"])
+    assert (width.iloc[18:] > 0.05).all()
+    assert width.iloc[23] == pytest.approx(width.iloc[18])

@@ -93,3 +93,13 @@ def test_summary_and_heat_map():
     assert stats["busiest_hour"] in range(12, 18)  # the synthetic cycle peaks mid-afternoon
     table = hour_weekday_table(s.y)
     assert table.shape == (7, 24) and list(table.index[:2]) == ["Mon", "Tue"]
+
+
+def test_the_count_column_cannot_be_the_timestamp_column():
+    with pytest.raises(InputError, match="count column cannot be the timestamp"):
+        load_series(daily_traffic(days=2), "5m", time_col="timestamp", value_col="timestamp")
+
+
+def test_the_burst_rule_names_its_window_in_hours():
+    assert "(2 h)" in BurstRule(window=24).describe(pd.Timedelta("5min"))
+    assert "(30 min)" in BurstRule(window=6).describe(pd.Timedelta("5min"))
