@@ -1,4 +1,8 @@
-"""Headroom entry point: page config, navigation over pages/, and the overview page."""
+"""Headroom entry point: page config, navigation over app_pages/, and the overview page.
+
+The page files live in app_pages/, not pages/: Streamlit auto-lists a pages/ folder beside the
+entry script, and a deep link (/traffic) then showed that raw list instead of st.navigation's.
+"""
 
 import pandas as pd
 import streamlit as st

@@ -61,6 +61,18 @@ def test_home_in_chromium(app_server: str, browser_page) -> None:  # type: ignor
     screenshot(page, "home")
 
 
+@pytest.mark.browser
+def test_a_deep_link_shows_the_titled_navigation(app_server: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    # Opening /jobs directly must show st.navigation's titles, not a folder's file names.
+    page = browser_page
+    page.goto(f"{app_server}/jobs")
+    wait_for_app_idle(page)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text("Job Runtime & Memory").wait_for()
+    assert nav.get_by_text("Overview").count() == 1
+    assert nav.get_by_text("jobs", exact=True).count() == 0
+
+
 @pytest.mark.postgres
 def test_home_runs_on_postgresql(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", pg_url)

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.jobs.training import TrainConfig
 from tests.support import ROOT, screenshot, wait_for_app_idle
 
-PAGE = str(ROOT / "pages" / "jobs.py")
+PAGE = str(ROOT / "app_pages" / "jobs.py")
 
 
 @pytest.fixture
