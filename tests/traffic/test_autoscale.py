@@ -87,6 +87,27 @@ def test_oracle_is_the_cheapest_policy_and_drops_only_small_excesses(seed: int):
     assert oracle.dropped.max() <= (1 + params.boot_delay) * params.price_per_interval / params.penalty_per_dropped + 1e-9
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_oracle_never_overloads_when_capacity_allows_and_drops_cost_more_than_a_booted_server(seed: int):
+    load = _wavy(seed)
+    # A dropped request costs more than a server for one interval plus its boot: never worth dropping.
+    params = ScalingParams(penalty_per_dropped=0.05)
+    assert params.max_servers * params.capacity_per_server >= load.max()
+    run = replay(load, None, params, "oracle")
+    assert run.summary["overloaded_pct"] == 0 and run.dropped.sum() == 0
+
+
+def test_predictive_with_a_perfect_forecast_equals_the_oracle_when_servers_boot_at_once():
+    # Without a boot delay no decision ties one interval to the next, so sizing each interval
+    # for its own (perfectly forecast) load is the optimum the oracle plans.
+    load = _wavy(3)
+    params = ScalingParams(boot_delay=0)
+    predictive = replay(load, load.copy(), params, "predictive")
+    oracle = replay(load, None, params, "oracle")
+    pd.testing.assert_series_equal(predictive.serving, oracle.serving)
+    assert predictive.summary["cost_total"] == pytest.approx(oracle.summary["cost_total"])
+
+
 def test_predictive_with_a_perfect_forecast_comes_within_a_few_percent_of_the_oracle():
     load = _wavy(3)
     params = ScalingParams()
