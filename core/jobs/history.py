@@ -38,7 +38,10 @@ def from_log(values: np.ndarray) -> np.ndarray:
 def stage_family(stage: pd.Series) -> pd.Series:
     """The stage's family: its name before the first '_' or '-' (``floorplan_tap`` -> ``floorplan``).
     Flows name sub-steps after their step, so a new sub-step starts from its family's history."""
-    return stage.astype(str).str.split(r"[_\-]", n=1, regex=True).str[0]
+    text = stage.astype(str)
+    uniques = pd.unique(text)  # few distinct stages: split each once, not every row
+    families = pd.Series(uniques).str.split(r"[_\-]", n=1, regex=True).str[0]
+    return text.map(dict(zip(uniques, families, strict=True)))
 
 
 def _key(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
@@ -61,25 +64,38 @@ def history_pool(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
     return pool.drop_duplicates(subset=["platform", "block", "stage", "run_date", "runtime_s", "memory_mb"])
 
 
+StatsCache = dict[tuple, pd.DataFrame]
+ROLLING_STATS = ("med3", "mean10", "median")
+
+
 def _past_stats(pool: pd.DataFrame, queries: pd.DataFrame, level: tuple[str, ...], value: str,
-                *, log: bool = True) -> pd.DataFrame:
-    """For each query row, stats of ``value`` over pool rows of the same key with an earlier date."""
+                *, need: tuple[str, ...] = ROLLING_STATS, cache: StatsCache | None = None) -> pd.DataFrame:
+    """For each query row, stats of ``value`` over pool rows of the same key with an earlier date.
+
+    ``need`` limits the rolling statistics computed (the grouped rolling median is the slow part);
+    ``cache`` shares results between the callers of one ``history_features`` call."""
+    key = (level, value, need)
+    if cache is not None and key in cache:
+        return cache[key]
     known = pool[pool[value].notna()].copy()
     if "stage_family" in level:
         known["stage_family"] = stage_family(known["stage"])
         queries = queries.assign(stage_family=stage_family(queries["stage"]))
     known["_key"] = _key(known, level)
-    known["_v"] = to_log(known[value]) if log else known[value].astype(float)
+    known["_v"] = to_log(known[value])
     known = known.sort_values(["_key", "run_date"], kind="stable")
     grouped = known.groupby("_key", sort=False)["_v"]
+    rolling = {
+        "med3": lambda: grouped.rolling(3, min_periods=1).median(),
+        "mean10": lambda: grouped.rolling(10, min_periods=1).mean(),
+        "median": lambda: grouped.expanding().median(),
+    }
     stats = pd.DataFrame({
         "_key": known["_key"].to_numpy(),
         "run_date": known["run_date"].to_numpy(),
         "_hist_date": known["run_date"].to_numpy(),
         "prev": known["_v"].to_numpy(),
-        "med3": grouped.rolling(3, min_periods=1).median().to_numpy(),
-        "mean10": grouped.rolling(10, min_periods=1).mean().to_numpy(),
-        "median": grouped.expanding().median().to_numpy(),
+        **{name: rolling[name]().to_numpy() for name in need},
         "count": (grouped.cumcount() + 1).to_numpy(dtype=float),
     }).sort_values("run_date", kind="stable")
     q = pd.DataFrame({"_key": _key(queries, level).to_numpy(), "run_date": queries["run_date"].to_numpy(),
@@ -88,16 +104,30 @@ def _past_stats(pool: pd.DataFrame, queries: pd.DataFrame, level: tuple[str, ...
     merged = merged.sort_values("_pos")
     merged["days_since"] = (merged["run_date"] - merged["_hist_date"]).dt.total_seconds() / 86400.0
     merged["count"] = merged["count"].fillna(0.0)
-    return merged.reset_index(drop=True)
+    merged = merged.reset_index(drop=True)
+    if cache is not None:
+        cache[key] = merged
+    return merged
 
 
-def _global_median(pool: pd.DataFrame, queries: pd.DataFrame, value: str) -> np.ndarray:
-    frame = queries.assign(stage="*")
-    return _past_stats(pool.assign(stage="*"), frame, ("stage",), value)["median"].to_numpy()
+def _global_median(pool: pd.DataFrame, queries: pd.DataFrame, value: str, cache: StatsCache) -> np.ndarray:
+    key = ("*", value)
+    if key not in cache:
+        frame = queries.assign(stage="*")
+        cache[key] = _past_stats(pool.assign(stage="*"), frame, ("stage",), value, need=("median",))
+    return cache[key]["median"].to_numpy()
+
+
+def _mean10(pool: pd.DataFrame, queries: pd.DataFrame, level: str, value: str, cache: StatsCache) -> np.ndarray:
+    return _past_stats(pool, queries, KEY_LEVELS[level], value, need=("mean10",), cache=cache)["mean10"].to_numpy()
+
+
+def _median(pool: pd.DataFrame, queries: pd.DataFrame, level: str, value: str, cache: StatsCache) -> np.ndarray:
+    return _past_stats(pool, queries, KEY_LEVELS[level], value, need=("median",), cache=cache)["median"].to_numpy()
 
 
 def _prior(pool: pd.DataFrame, queries: pd.DataFrame, column: str, grp: pd.DataFrame,
-           stage_median: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+           stage_median: np.ndarray, cache: StatsCache) -> tuple[np.ndarray, np.ndarray]:
     """A prior for every run from the most specific history that has one (see ``PRIOR_LEVELS``):
     the last-3 median of the block+stage, else the recent mean of the block's runs of the same stage
     family, of the stage on the platform, the stage median, the family on the platform, the family,
@@ -105,13 +135,13 @@ def _prior(pool: pd.DataFrame, queries: pd.DataFrame, column: str, grp: pd.DataF
     (``floorplan_tap`` after ``floorplan``) start from their family rather than from the global median."""
     candidates = {
         "grp": grp["med3"].to_numpy(),
-        "fam": _past_stats(pool, queries, KEY_LEVELS["fam"], column)["mean10"].to_numpy(),
-        "pst": _past_stats(pool, queries, KEY_LEVELS["pst"], column)["mean10"].to_numpy(),
+        "fam": _mean10(pool, queries, "fam", column, cache),
+        "pst": _mean10(pool, queries, "pst", column, cache),
         "stg": stage_median,
-        "pfam": _past_stats(pool, queries, KEY_LEVELS["pfam"], column)["mean10"].to_numpy(),
-        "sfam": _past_stats(pool, queries, KEY_LEVELS["sfam"], column)["median"].to_numpy(),
-        "blk": _past_stats(pool, queries, KEY_LEVELS["blk"], column)["mean10"].to_numpy(),
-        "all": _global_median(pool, queries, column),
+        "pfam": _mean10(pool, queries, "pfam", column, cache),
+        "sfam": _median(pool, queries, "sfam", column, cache),
+        "blk": _mean10(pool, queries, "blk", column, cache),
+        "all": _global_median(pool, queries, column, cache),
     }
     prior = np.full(len(queries), np.nan)
     level = np.full(len(queries), float(len(PRIOR_LEVELS)))
@@ -121,12 +151,13 @@ def _prior(pool: pd.DataFrame, queries: pd.DataFrame, column: str, grp: pd.DataF
     return prior, level
 
 
-def _baseline(pool: pd.DataFrame, queries: pd.DataFrame, column: str) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+def _baseline(pool: pd.DataFrame, queries: pd.DataFrame, column: str,
+              cache: StatsCache) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """Last-3 median of the group, else the stage median, else the median of all earlier runs."""
-    grp = _past_stats(pool, queries, KEY_LEVELS["grp"], column)
-    stage_median = _past_stats(pool, queries, KEY_LEVELS["stg"], column)["median"].to_numpy()
+    grp = _past_stats(pool, queries, KEY_LEVELS["grp"], column, need=("med3", "mean10"), cache=cache)
+    stage_median = _median(pool, queries, "stg", column, cache)
     baseline = np.where(np.isnan(grp["med3"].to_numpy()), stage_median, grp["med3"].to_numpy())
-    baseline = np.where(np.isnan(baseline), _global_median(pool, queries, column), baseline)
+    baseline = np.where(np.isnan(baseline), _global_median(pool, queries, column, cache), baseline)
     return baseline, grp, stage_median
 
 
@@ -139,25 +170,26 @@ def history_features(runs: pd.DataFrame, history: pd.DataFrame | None = None) ->
     pool = history_pool(runs, history)
     queries = runs[["platform", "block", "stage", "run_date"]]
     out: dict[str, np.ndarray] = {}
+    cache: StatsCache = {}
     for name, column in (*TARGETS.items(), ("cpu", "cpu_time_s")):
         if pool[column].notna().sum() == 0:
             if name == "cpu":
                 continue
         if name == "cpu":
-            out["cpu_prev"] = _past_stats(pool, queries, KEY_LEVELS["grp"], column)["prev"].to_numpy()
+            out["cpu_prev"] = _past_stats(pool, queries, KEY_LEVELS["grp"], column, need=())["prev"].to_numpy()
             continue
-        baseline, grp, stage_median = _baseline(pool, queries, column)
+        baseline, grp, stage_median = _baseline(pool, queries, column, cache)
         out[f"{name}_prev"] = grp["prev"].to_numpy()
         out[f"{name}_med3"] = grp["med3"].to_numpy()
         out[f"{name}_mean10"] = grp["mean10"].to_numpy()
         out[f"{name}_count"] = grp["count"].to_numpy()
         out[f"{name}_days_since"] = grp["days_since"].to_numpy()
-        out[f"{name}_block_mean10"] = _past_stats(pool, queries, KEY_LEVELS["blk"], column)["mean10"].to_numpy()
-        out[f"{name}_family_mean10"] = _past_stats(pool, queries, KEY_LEVELS["fam"], column)["mean10"].to_numpy()
-        out[f"{name}_pstage_mean10"] = _past_stats(pool, queries, KEY_LEVELS["pst"], column)["mean10"].to_numpy()
+        out[f"{name}_block_mean10"] = _mean10(pool, queries, "blk", column, cache)
+        out[f"{name}_family_mean10"] = _mean10(pool, queries, "fam", column, cache)
+        out[f"{name}_pstage_mean10"] = _mean10(pool, queries, "pst", column, cache)
         out[f"{name}_stage_median"] = stage_median
         out[f"{name}_baseline"] = baseline
-        out[f"{name}_prior"], out[f"{name}_prior_level"] = _prior(pool, queries, column, grp, stage_median)
+        out[f"{name}_prior"], out[f"{name}_prior_level"] = _prior(pool, queries, column, grp, stage_median, cache)
     return pd.DataFrame(out, index=runs.index)
 
 
