@@ -271,6 +271,15 @@ class TrainResult:
         }
 
 
+def _fit_on(algorithm: str, target: str, fitted: dict[str, Fitted], X: pd.DataFrame, y: np.ndarray,
+            dates: pd.Series, groups: np.ndarray, train: np.ndarray, config: TrainConfig) -> Fitted:
+    """Fit one algorithm on the ``train`` rows; an ensemble combines the members already in ``fitted``."""
+    if algorithm == ENSEMBLE:
+        members = [fitted[m] for m in EnsembleRegressor.members_needed]
+        return ensemble_of(members, target, y[train], groups[train])
+    return fit_with_ratios(algorithm, target, X[train], y[train], dates[train], groups[train], config)
+
+
 def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
                  progress: Progress | None = None) -> TrainResult:
     """Train the history baseline and each configured algorithm for runtime and memory,
@@ -305,12 +314,7 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
             if progress:
                 progress(done / steps, f"training {algorithm} for {target}")
             started = time.perf_counter()
-            if algorithm == ENSEMBLE:
-                members = [fitted[m] for m in EnsembleRegressor.members_needed]
-                fitted[algorithm] = ensemble_of(members, target, y[train], groups[train])
-            else:
-                fitted[algorithm] = fit_with_ratios(algorithm, target, X[train], y[train], dates[train],
-                                                    groups[train], config)
+            fitted[algorithm] = _fit_on(algorithm, target, fitted, X, y, dates, groups, train, config)
             pred = fitted[algorithm].model.predict(X[held])
             parts.append(_long_predictions(algorithm, target, runs[held], y[held], pred, fitted[algorithm].table,
                                            groups[held]))
@@ -384,12 +388,7 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
                 if progress:
                     progress(i / len(months), f"{month}: {algorithm} {target}")
                 started = time.perf_counter()
-                if algorithm == ENSEMBLE:
-                    members = [fitted[m] for m in EnsembleRegressor.members_needed]
-                    fitted[algorithm] = ensemble_of(members, target, y[train], groups[train])
-                else:
-                    fitted[algorithm] = fit_with_ratios(algorithm, target, X[train], y[train], dates[train],
-                                                        groups[train], config)
+                fitted[algorithm] = _fit_on(algorithm, target, fitted, X, y, dates, groups, train, config)
                 parts.append(_long_predictions(algorithm, target, runs[test], y[test],
                                                fitted[algorithm].model.predict(X[test]), fitted[algorithm].table,
                                                groups[test]))
