@@ -23,6 +23,7 @@ from tests.support import (  # noqa: E402 - environment first
     StreamlitServer,
     chromium_path,
     postgres_bin_dir,
+    reset_postgres,
 )
 
 
@@ -54,21 +55,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     url = request.getfixturevalue("pg_url")
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
-
-
-def _reset_postgres(url: str) -> None:
-    """Drop every table so each parametrised test starts empty."""
-    import sqlalchemy as sa
-
-    from core.storage import create_db_engine
-
-    engine = create_db_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")

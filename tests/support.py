@@ -191,3 +191,16 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def reset_postgres(url: str) -> None:
+    """Drop every table of the test database so a test starts empty."""
+    import sqlalchemy as sa
+
+    from core.storage import create_db_engine
+
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()

@@ -6,22 +6,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
 from core.energy.service import HOUR, LeaseLost, bootstrap, sim_time
 from core.energy.simulator import EnergySimulator
 from core.storage import energy_repo as repo
 from tests.energy.conftest import NOW, make_env
-
-
-def _reset(url: str) -> None:
-    from core.storage import create_db_engine
-
-    engine = create_db_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+from tests.support import reset_postgres
 
 
 def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
@@ -34,7 +24,7 @@ def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-
 
 
 def test_only_one_simulator_writes_and_the_other_takes_over(pg_url: str, tmp_path: Path) -> None:
-    _reset(pg_url)
+    reset_postgres(pg_url)
     env = make_env(pg_url, tmp_path / "models", lease_seconds=2.0)
     bootstrap(env.engine, env.registry, env.config, now=NOW)
     start = sim_time(env.engine)
@@ -73,7 +63,7 @@ def test_only_one_simulator_writes_and_the_other_takes_over(pg_url: str, tmp_pat
 
 
 def test_a_dead_holders_lease_expires(pg_url: str, tmp_path: Path) -> None:
-    _reset(pg_url)
+    reset_postgres(pg_url)
     env = make_env(pg_url, tmp_path / "models", lease_seconds=1.0)
     now = pd.Timestamp.now(tz="UTC")
     with env.engine.begin() as conn:
