@@ -145,4 +145,6 @@ if submitted:
     cols[1].metric(f"Runtime upper bound ({quantile:.0%})", one[f"runtime_upper_p{round(quantile * 100)}"])
     cols[2].metric("Predicted peak memory", one["predicted_memory"])
     cols[3].metric(f"Memory request ({quantile:.0%})", one[f"memory_request_p{round(quantile * 100)}"])
+    st.caption(f"Based on {one['earlier_runs']} earlier run(s) of this block+stage"
+               + ("." if one["history_from"] == "this block+stage" else f"; history from {one['history_from']}."))
     st.dataframe(pd.DataFrame([one]), hide_index=True)

@@ -24,6 +24,10 @@ KEY_LEVELS: dict[str, tuple[str, ...]] = {
 }
 # The prior's fallback order, most specific first; a run's ``*_prior_level`` says which one answered.
 PRIOR_LEVELS = ("grp", "fam", "pst", "stg", "pfam", "sfam", "blk", "all")
+# What a prediction's history came from, for users: index = ``*_prior_level``.
+PRIOR_BASIS = ("this block+stage", "this block's stage family", "this stage on the platform", "this stage",
+               "the stage family on the platform", "the stage family", "this block's other stages", "all runs",
+               "no history")
 HISTORY_COLUMNS = ["platform", "block", "stage", "run_date", "runtime_s", "memory_mb", "cpu_time_s"]
 
 

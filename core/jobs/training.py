@@ -35,7 +35,7 @@ from core.jobs.evaluation import (
     request_factor,
     scorecard,
 )
-from core.jobs.history import HISTORY_COLUMNS, TARGETS, from_log, history_features, to_log
+from core.jobs.history import HISTORY_COLUMNS, PRIOR_BASIS, TARGETS, from_log, history_features, to_log
 from core.jobs.parsing import format_memory, format_runtime
 
 Progress = Callable[[float, str], None]
@@ -185,6 +185,10 @@ class JobModel:
             "memory_request_mb": memory_request.round(1),
             "runtime_upper_s": runtime_bound.round(1),
             "quantile": quantile,
+            # How much the prediction can lean on: earlier runs of the same block+stage, else where
+            # its history came from (a new block or stage is predicted from its relatives).
+            "earlier_runs": X["runtime_count"].to_numpy(dtype=int),
+            "history_from": [PRIOR_BASIS[int(level)] for level in X["runtime_prior_level"].to_numpy()],
             "model_id": model_id,
         })
         for column, actual in (("actual_runtime_s", "runtime_s"), ("actual_memory_mb", "memory_mb")):

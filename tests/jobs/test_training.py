@@ -83,6 +83,7 @@ def test_registry_round_trip_and_prediction_per_row(trained, small_runs, small_r
         assert out["predicted_memory"].str.match(r"^\d+\.\dM$").all()
         assert (out["memory_request_mb"] >= 0).all()
         assert out["predicted_memory_mb"].nunique() > 1
+        assert (out["earlier_runs"] >= 0).all() and out["history_from"].notna().all()
         # The reloaded model predicts what the trained one did (scalers saved with the network).
         np.testing.assert_allclose(out["predicted_memory_mb"], before["predicted_memory_mb"], rtol=1e-3, atol=0.2)
 
@@ -143,3 +144,15 @@ def test_models_stored_elsewhere_are_not_offered(small_runs, tmp_path) -> None: 
     assert offered[default_model(offered)].algorithm == "lightgbm"
     baseline = next(r.model_id for r in records if r.algorithm == "history-baseline")
     assert offered[default_model(offered, [baseline])].model_id == baseline
+
+
+def test_a_run_of_a_new_block_and_stage_says_where_its_history_came_from(trained, small_runs) -> None:  # type: ignore[no-untyped-def]
+    model = trained.models["lightgbm"]
+    known = small_runs.runs.tail(3).assign(run_date=pd.NaT, runtime_s=np.nan, memory_mb=np.nan)
+    new = known.assign(block="never_seen_block", stage=known["stage"].iloc[0] + "_newsub")
+    out = model.predict(pd.concat([known, new], ignore_index=True))
+    assert (out["earlier_runs"].iloc[:3] > 0).all()
+    assert out["history_from"].iloc[:3].eq("this block+stage").all()
+    assert out["earlier_runs"].iloc[3:].eq(0).all()
+    # An unseen sub-step of a known step on an unseen block starts from its stage family.
+    assert out["history_from"].iloc[3:].isin(["the stage family on the platform", "the stage family"]).all()
