@@ -89,7 +89,8 @@ with forecast_tab:
 with scaling_tab:
     st.caption("Policies replayed on the backtest's test window: static peak provisioning, reactive (Kubernetes HPA "
                "rule with tolerance and a scale-in window), predictive (the forecast issued boot-delay intervals "
-               "ahead, at a quantile), predictive + reactive, and the oracle (perfect foresight: the exact cheapest fleet path, a lower bound).")
+               "ahead, at a quantile), predictive + reactive, and the oracle (perfect foresight: the exact cheapest fleet path, a lower bound on cost; "
+               "it lets small excesses drop where a server, boot included, would cost more than their penalty).")
     widgets.policy_form(params)
     plan = widgets.study(result, params) if result is not None else None
     if result is None:
