@@ -63,9 +63,16 @@ def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_
         stamps = stamps.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     names = frame[device_col].astype(str) if device_col else pd.Series("meter", index=frame.index)
     long = pd.DataFrame({"name": names.to_numpy(), "ts_utc": stamps.tz_convert("UTC").floor("h"),
-                         "value": values.to_numpy()}).dropna()
+                         "value": values.to_numpy()})
+    complete = long.notna().all(axis=1)
+    long = long[complete]
     if long.empty:
         raise InputError("no rows with both a time and a load", file=file)
+    notes = []
+    if not complete.all():
+        first = int(np.flatnonzero(~complete.to_numpy())[0]) + 2
+        notes.append(f"{int((~complete).sum())} row(s) without a time or a load were skipped (first: row {first}); "
+                     "their hours stay missing")
     hourly = long.groupby(["name", "ts_utc"], as_index=False)["value"].mean()
     names_sorted = sorted(hourly["name"].unique())
     ids = {n: i + 1 for i, n in enumerate(names_sorted)}
@@ -73,7 +80,9 @@ def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_
     devices = pd.DataFrame({"device_id": [ids[n] for n in names_sorted], "name": names_sorted,
                             "timezone": timezone, "profile": "unknown",
                             "base_load": hourly.groupby("name")["value"].mean().reindex(names_sorted).to_numpy()})
-    return hourly[["device_id", "ts_utc", "value"]], devices
+    out = hourly[["device_id", "ts_utc", "value"]]
+    out.attrs["notes"] = notes
+    return out, devices
 
 
 def backtest(readings: pd.DataFrame, devices: pd.DataFrame, config: EnergyConfig | None = None) -> dict[str, Any]:

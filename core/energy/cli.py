@@ -25,7 +25,7 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
     frame = read_csv(args.csv, max_rows=get_settings().max_upload_rows)
     readings, devices = metered_readings(frame, time_col=args.time_col, value_col=args.value_col,
                                          device_col=args.device_col, timezone=args.timezone, file=args.csv.name)
-    return {"file": str(args.csv), **backtest(readings, devices)}
+    return {"file": str(args.csv), "notes": readings.attrs.get("notes", []), **backtest(readings, devices)}
 
 
 def _simulate(args: argparse.Namespace) -> dict[str, Any]:

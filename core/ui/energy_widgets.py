@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pandas as pd
 import streamlit as st
@@ -242,7 +243,12 @@ def metered_backtest() -> None:
         st.error(exc.message)
         return
     overall = result["overall"]
-    st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{overall['rmse_ratio']:.3f}** "
+    for note in readings.attrs.get("notes", []):
+        st.info(note)
+    ratio = overall["rmse_ratio"]
+    # No ratio when yesterday's value was exact every hour (a constant series): say so rather than crash.
+    shown = f"{ratio:.3f}" if ratio is not None and math.isfinite(ratio) else "n/a (same hour yesterday was exact)"
+    st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{shown}** "
                 f"over {overall['n_scored']} held-out hours ({overall['status']}).")
     table = pd.DataFrame(result["per_device"])
     st.dataframe(table, hide_index=True)

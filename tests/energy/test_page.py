@@ -115,3 +115,21 @@ def test_backtest_tab_scores_an_uploaded_metered_csv(monkeypatch: pytest.MonkeyP
     result = next(df.value for df in at.dataframe if "device" in df.value.columns)
     assert list(result["device"]) == ["MAC001", "MAC002"]
     assert any("RMSE ratio vs same hour yesterday" in m.value for m in at.markdown)
+    assert any("were skipped" in i.value for i in at.info)  # the 'n/a' cells are reported, not hidden
+
+
+def test_backtest_tab_survives_a_constant_meter(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.io import read_csv
+    from core.ui import upload
+
+    stamps = pd.date_range("2022-01-01", periods=24 * 30, freq="h").strftime("%Y-%m-%d %H:%M")
+    path = tmp_path / "flat.csv"
+    pd.DataFrame({"time": stamps, "kwh": 1.0}).to_csv(path, index=False)
+    frame = read_csv(path)
+    monkeypatch.setattr(upload, "csv_upload", lambda *a, **k: frame.copy())
+    at = _page()
+    at.selectbox(key="energy-bt-time").select("time")
+    at.selectbox(key="energy-bt-value").select("kwh")
+    _button(at, "Run backtest").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("n/a (same hour yesterday was exact)" in m.value for m in at.markdown)
