@@ -60,9 +60,11 @@ else:
     cols = st.columns(4)
     for i, target in enumerate(("runtime", "memory")):
         mine, base = scores.loc[(best, target)], scores.loc[("history-baseline", target)]
-        cols[2 * i].metric(f"{target} R² (log)", f"{mine['r2_log']:.3f}",
-                           f"{mine['r2_log'] - base['r2_log']:+.3f} vs baseline")
-        cols[2 * i + 1].metric(f"{target} calibration factor", f"{mine['calibration']:.2f}")
+        # R² is undefined (NaN) when every held-out run took the same time: show n/a, not "nan".
+        gain = mine["r2_log"] - base["r2_log"]
+        cols[2 * i].metric(f"{target} R² (log)", widgets.number(mine["r2_log"], ".3f"),
+                           f"{gain:+.3f} vs baseline" if pd.notna(gain) else None)
+        cols[2 * i + 1].metric(f"{target} calibration factor", widgets.number(mine["calibration"], ".2f"))
     st.dataframe(widgets.scores_table(result.scores), hide_index=True)
     download_table(result.scores, "jobs_scores.csv", key="dl-scores")
     with st.expander("Scores per stage"):

@@ -48,3 +48,11 @@ def test_figures_have_traces(small_runs, fast_result) -> None:  # type: ignore[n
     rates = curve[(curve["target"] == "memory") & (curve["algorithm"] == "lightgbm")]["under_rate"].tolist()
     assert rates == sorted(rates, reverse=True)  # a safer quantile never exceeds more often
     assert isinstance(result.predictions, pd.DataFrame)
+
+
+def test_scores_that_are_undefined_show_as_n_a() -> None:
+    from core.ui.jobs_widgets import number
+
+    assert number(0.9234, ".3f") == "0.923"
+    assert number(float("nan"), ".3f") == "n/a"  # R² of runs that all took the same time
+    assert number(None, ".2f") == "n/a"  # type: ignore[arg-type]
