@@ -3,7 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from core.traffic.series import BurstRule, bytes_column, detect_bursts, hour_weekday_table, status_columns, summary
+from core.traffic.series import (
+    BurstRule,
+    bytes_column,
+    detect_bursts,
+    flag_columns,
+    hour_weekday_table,
+    status_columns,
+    summary,
+)
 from core.ui import traffic_figures as figures
 from core.ui import traffic_widgets as widgets
 from core.ui.downloads import download_table
@@ -43,8 +51,11 @@ with overview_tab:
                f"{stats['partial_intervals']:,} partial (only some of their data present: the sum undercounts).")
     rule = BurstRule()
     bursts = detect_bursts(series.y, rule)
-    st.plotly_chart(figures.requests_over_time(series.y, bursts, series.partial, unit=unit), key="traffic_fig_requests")
-    st.caption(f"{int(bursts.sum()):,} bursts marked. Rule: {rule.describe(series.step)}.")
+    flags = series.extra[flag_columns(series.extra)]
+    st.plotly_chart(figures.requests_over_time(series.y, bursts, series.partial, unit=unit, flags=flags),
+                    key="traffic_fig_requests")
+    flagged = "".join(f"; {int((flags[c] > 0).sum()):,} intervals with {c} set in the file" for c in flags.columns)
+    st.caption(f"{int(bursts.sum()):,} bursts marked. Rule: {rule.describe(series.step)}{flagged}.")
     st.plotly_chart(figures.hour_weekday_heatmap(hour_weekday_table(series.y)), key="traffic_fig_heatmap")
     statuses, byte_col = status_columns(series.extra), bytes_column(series.extra)
     if statuses:

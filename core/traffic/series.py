@@ -106,9 +106,11 @@ def load_counts(
     notes: list[str] = []
     if "tz_note" in stamps.attrs:
         notes.append(stamps.attrs["tz_note"])
+    # Other numeric columns (status codes, bytes, the file's own is_event / is_burst markers) are kept
+    # for display and download; no model reads them. An outage flag adds nothing: missing rows say it.
     extra_cols = [
         c for c in df.columns if c not in (time_col, value_col) and pd.api.types.is_numeric_dtype(df[c])
-        and not str(c).startswith("is_")
+        and "outage" not in str(c).lower()
     ]
     frame = pd.DataFrame({"y": values.to_numpy()}, index=pd.DatetimeIndex(stamps.to_numpy(), name="timestamp"))
     for c in extra_cols:
@@ -246,3 +248,10 @@ def status_columns(extra: pd.DataFrame) -> list[str]:
 
 def bytes_column(extra: pd.DataFrame) -> str | None:
     return next((c for c in extra.columns if "byte" in c.lower()), None)
+
+
+def flag_columns(extra: pd.DataFrame) -> list[str]:
+    """0/1 marker columns the file brings (``is_event``, ``is_burst``, ``maintenance_flag``), to mark on
+    the chart. Outage flags are left out: intervals without data are shaded already."""
+    return [c for c in extra.columns
+            if (str(c).lower().startswith("is_") or str(c).lower().endswith("_flag")) and "outage" not in str(c).lower()]

@@ -33,9 +33,9 @@ def _colour(i: int) -> str:
 
 
 def requests_over_time(y: pd.Series, bursts: pd.Series | None = None, partial: pd.Series | None = None,
-                       *, unit: str = "requests per interval") -> go.Figure:
+                       *, unit: str = "requests per interval", flags: pd.DataFrame | None = None) -> go.Figure:
     """Counts over time; intervals with no data shaded as outages (never drawn as zero), bursts and partial
-    intervals marked."""
+    intervals marked, and the file's own marker columns (``flags``, e.g. is_event) where they are set."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=_x(y.index), y=y.to_numpy(), mode="lines", name="requests", line={"width": 1, "color": _colour(0)},
                              connectgaps=False))
@@ -55,6 +55,12 @@ def requests_over_time(y: pd.Series, bursts: pd.Series | None = None, partial: p
         hits = y[bursts.reindex(y.index, fill_value=False)]
         fig.add_trace(go.Scatter(x=_x(hits.index), y=hits.to_numpy(), mode="markers", name="burst",
                                  marker={"symbol": "triangle-up", "size": 8, "color": "#d62728"}))
+    for i, column in enumerate(flags.columns if flags is not None else []):
+        marked = y[flags[column].reindex(y.index).fillna(0).to_numpy() > 0]
+        if not marked.empty:
+            fig.add_trace(go.Scatter(x=_x(marked.index), y=marked.to_numpy(), mode="markers",
+                                     name=f"{column} (from the file)",
+                                     marker={"symbol": "diamond-open", "size": 9, "color": _colour(i + 3)}))
     fig.update_layout(title="Requests over time", xaxis_title="local time", yaxis_title=unit,
                       legend={"orientation": "h", "y": -0.2}, hovermode="x unified")
     return fig

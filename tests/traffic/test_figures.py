@@ -38,6 +38,14 @@ def test_requests_over_time_shades_outages_and_marks_bursts(y: pd.Series) -> Non
     assert pd.Timestamp(requests.x[0]) == pd.Timestamp("2024-03-04 00:00")
 
 
+def test_the_files_own_event_flags_are_marked(y: pd.Series) -> None:
+    flags = pd.DataFrame({"is_event": 0, "is_burst": 0}, index=y.index)
+    flags.iloc[[40, 41], 0] = 1
+    fig = figures.requests_over_time(y.fillna(100.0), flags=flags)
+    assert _names(fig) == ["requests", "is_event (from the file)"]  # an all-zero flag adds nothing
+    assert len(fig.data[1].x) == 2
+
+
 def test_requests_over_time_without_gaps_has_one_trace(y: pd.Series) -> None:
     fig = figures.requests_over_time(y.fillna(100.0))
     assert _names(fig) == ["requests"]

@@ -30,6 +30,7 @@ def reference_csv(days: int = 3, *, seed: int = 1) -> bytes:
     frame = daily_traffic(days=days, seed=seed).rename(columns={"request_count": "requests_count"})
     frame["is_burst"] = 0
     frame["is_event"] = 0
+    frame.loc[100:102, "is_event"] = 1  # a marked event, as the reference system's files carry
     return frame.to_csv(index=False).encode()
 
 
@@ -69,6 +70,9 @@ def test_upload_granularity_backtest_replay_and_downloads(small_models) -> None:
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.radio(key="traffic_freq").value == "5m"
+    burst_caption = next(c.value for c in at.caption if "bursts marked" in c.value)
+    assert "3 intervals with is_event set in the file" in burst_caption  # the file's own markers are shown
+    assert "0 intervals with is_burst set in the file" in burst_caption
     mean_5m = float(next(m.value for m in at.metric if m.label == "Mean per interval").replace(",", ""))
     at.radio(key="traffic_freq").set_value("15m").run()
     assert not at.exception, at.exception

@@ -10,6 +10,7 @@ from core.traffic.series import (
     BurstRule,
     available_frequencies,
     detect_bursts,
+    flag_columns,
     hour_weekday_table,
     load_series,
     summary,
@@ -43,7 +44,7 @@ def test_reference_format_loads_as_is():
         f"2024-01-01T00:{m:02d}:00Z,{100 + m},0,0" for m in range(0, 60, 5))
     s = load_series(_csv(text), "5m")
     assert s.y.iloc[0] == 100 and str(s.y.index.tz) == "UTC"
-    assert "is_burst" not in s.extra.columns
+    assert list(s.extra.columns) == ["is_burst", "is_event"]  # kept to be shown, never a model input
 
 
 def test_epoch_seconds_and_unsorted_duplicates():
@@ -103,3 +104,8 @@ def test_the_count_column_cannot_be_the_timestamp_column():
 def test_the_burst_rule_names_its_window_in_hours():
     assert "(2 h)" in BurstRule(window=24).describe(pd.Timedelta("5min"))
     assert "(30 min)" in BurstRule(window=6).describe(pd.Timedelta("5min"))
+
+
+def test_marker_columns_are_found_but_outage_flags_are_not():
+    extra = pd.DataFrame(columns=["is_event", "is_burst", "maintenance_flag", "is_outage", "status_2xx", "bytes"])
+    assert flag_columns(extra) == ["is_event", "is_burst", "maintenance_flag"]
