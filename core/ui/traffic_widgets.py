@@ -61,8 +61,9 @@ HELP = {
     "test_start": "Models train on everything before this day and are scored on everything from it on. "
                   "The NASA default is the published split: test from 1995-08-23 (local time).",
     "horizon": "Score forecasts issued this many intervals ahead (multi-step forecasts are recursive).",
-    "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines; the ensemble weights "
-              "the other models by their error on the last days before the test window.",
+    "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines; the ensemble combines "
+              "the other models with weights fitted (non-negative least squares) on the last days before the test "
+              "window.",
     "slow": "Prophet takes a while to fit; the hybrid also imports TensorFlow (~5 s, ~700 MB) and trains an LSTM: "
             "expect minutes, not seconds.",
     "forward_steps": "How far past the end of the data to forecast, up to one day.",

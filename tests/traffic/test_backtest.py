@@ -87,3 +87,18 @@ def test_forecast_steps_beyond_the_calibration_window_keep_weights_and_widths():
     width = np.log1p(out["q0.9"]) - np.log1p(out["q0.1"])
     assert (width.iloc[18:] > 0.05).all()
     assert width.iloc[23] == pytest.approx(width.iloc[18])
+
+
+def test_stacking_gives_a_noisy_copy_of_the_better_member_little_weight():
+    from core.traffic.backtest import stacking_weights
+
+    rng = np.random.default_rng(0)
+    truth = 100 + 50 * np.sin(np.arange(400) / 20) + rng.normal(0, 5, 400)
+    good = truth + rng.normal(0, 5, 400)
+    noisy = good + rng.normal(0, 15, 400)  # the same forecast plus noise: nothing to add
+    weights = stacking_weights(np.stack([good, noisy], axis=1), truth)
+    assert weights[0] > 0.85 and weights[1] < 0.15
+    # Too few rows with truth: no weights of its own (the step borrows the previous step's).
+    thin = np.full(400, np.nan)
+    thin[:3] = truth[:3]
+    assert (stacking_weights(np.stack([good, noisy], axis=1), thin) == 0).all()
