@@ -11,6 +11,7 @@ from core.storage import create_db_engine
 from core.ui import jobs_figures as figures
 from core.ui import jobs_widgets as widgets
 from core.ui.downloads import download_table
+from core.ui.format import number
 from core.ui.resources import get_registry
 
 st.title("Job Runtime & Memory")
@@ -62,9 +63,9 @@ else:
         mine, base = scores.loc[(best, target)], scores.loc[("history-baseline", target)]
         # R² is undefined (NaN) when every held-out run took the same time: show n/a, not "nan".
         gain = mine["r2_log"] - base["r2_log"]
-        cols[2 * i].metric(f"{target} R² (log)", widgets.number(mine["r2_log"], ".3f"),
+        cols[2 * i].metric(f"{target} R² (log)", number(mine["r2_log"], ".3f"),
                            f"{gain:+.3f} vs baseline" if pd.notna(gain) else None)
-        cols[2 * i + 1].metric(f"{target} calibration factor", widgets.number(mine["calibration"], ".2f"))
+        cols[2 * i + 1].metric(f"{target} calibration factor", number(mine["calibration"], ".2f"))
     st.dataframe(widgets.scores_table(result.scores), hide_index=True)
     download_table(result.scores, "jobs_scores.csv", key="dl-scores")
     with st.expander("Scores per stage"):
@@ -89,9 +90,10 @@ if table.empty:
 st.dataframe(table, hide_index=True)
 download_table(table, "jobs_models.csv", key="dl-models")
 ids = table["model_id"].tolist()
-preferred = [m for m in just_trained if m in ids and table.set_index("model_id").loc[m, "algorithm"] == "lightgbm"]
+algorithm_of = {r.model_id: r.algorithm for r in records}
+preferred = [m for m in just_trained if algorithm_of.get(m) == "lightgbm"]
 model_id = st.selectbox("Model to use", ids, index=default_model(records, preferred), key="jobs-model",
-                        format_func=lambda m: f"{m} ({table.set_index('model_id').loc[m, 'algorithm']})")
+                        format_func=lambda m: f"{m} ({algorithm_of[m]})")
 if st.button("Deploy this model", key="jobs-deploy"):
     registry.deploy(model_id)
     st.success(f"{model_id} is the deployed jobs model.")

@@ -25,8 +25,9 @@ TRAIN_FRACTION = 0.8
 
 def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_col: str | None = None,
                      device_col: str | None = None, timezone: str = "UTC",
-                     file: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate and resample a metered CSV to hourly (device_id, ts_utc, value) plus a devices table."""
+                     file: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Validate and resample a metered CSV: hourly (device_id, ts_utc, value), a devices table, and
+    notes on what was skipped."""
     if frame.empty:
         raise InputError("has no data rows", file=file)
     try:
@@ -80,9 +81,7 @@ def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_
     devices = pd.DataFrame({"device_id": [ids[n] for n in names_sorted], "name": names_sorted,
                             "timezone": timezone, "profile": "unknown",
                             "base_load": hourly.groupby("name")["value"].mean().reindex(names_sorted).to_numpy()})
-    out = hourly[["device_id", "ts_utc", "value"]]
-    out.attrs["notes"] = notes
-    return out, devices
+    return hourly[["device_id", "ts_utc", "value"]], devices, notes
 
 
 def backtest(readings: pd.DataFrame, devices: pd.DataFrame, config: EnergyConfig | None = None) -> dict[str, Any]:

@@ -23,9 +23,9 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
     if not args.csv.exists():
         raise InputError(f"file '{args.csv}' does not exist")
     frame = read_csv(args.csv, max_rows=get_settings().max_upload_rows)
-    readings, devices = metered_readings(frame, time_col=args.time_col, value_col=args.value_col,
+    readings, devices, notes = metered_readings(frame, time_col=args.time_col, value_col=args.value_col,
                                          device_col=args.device_col, timezone=args.timezone, file=args.csv.name)
-    return {"file": str(args.csv), "notes": readings.attrs.get("notes", []), **backtest(readings, devices)}
+    return {"file": str(args.csv), "notes": notes, **backtest(readings, devices)}
 
 
 def _simulate(args: argparse.Namespace) -> dict[str, Any]:

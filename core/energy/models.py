@@ -7,6 +7,7 @@ past-week level). Training is a pure function: a panel in, fitted models and hel
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,10 @@ Progress = Callable[[float, str], None]
 ALGORITHMS = ("lightgbm", "gru", "seasonal-naive")
 
 
-class NextHourForecaster:
+class NextHourForecaster(ABC):
+    """The interface every energy model implements: fit on target cells (device d, hour h), predict
+    them, and carry a relative interval calibrated on held-out residuals."""
+
     algorithm = "base"
     history_hours = MIN_HISTORY
 
@@ -29,11 +33,13 @@ class NextHourForecaster:
         self.interval: tuple[float, float] = (0.0, 0.0)
         self.params: dict[str, Any] = {}
 
+    @abstractmethod
     def fit(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, progress: Progress | None = None) -> None:
-        raise NotImplementedError
+        """Train on the cells (d[i], h[i]); only hours before each cell may be read."""
 
+    @abstractmethod
     def predict_point(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Point forecasts for the cells (d[i], h[i])."""
 
     def calibrate(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, y_pred: np.ndarray, level: float) -> None:
         """Set the interval from held-out residuals, relative to each target's level."""

@@ -15,6 +15,7 @@ from sqlalchemy import Column, DateTime, Engine, Float, MetaData, String, Table,
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import InputError, StorageError
+from core.storage import list_tables
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TEXT_COLUMNS = ("model_id", "platform", "block", "stage", "predicted_runtime", "predicted_memory",
@@ -57,8 +58,7 @@ def write_predictions(engine: Engine, table_name: str, predictions: pd.DataFrame
         for rec in rows.to_dict("records")
     ]
     try:
-        existing = inspect(engine).get_table_names()
-        if table_name in existing:
+        if table_name in list_tables(engine):
             have = {c["name"] for c in inspect(engine).get_columns(table_name)}
             missing = [c.name for c in table.columns if c.name not in have]
             if missing:

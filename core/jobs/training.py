@@ -275,13 +275,25 @@ class TrainResult:
         }
 
 
-def _fit_on(algorithm: str, target: str, fitted: dict[str, Fitted], X: pd.DataFrame, y: np.ndarray,
-            dates: pd.Series, groups: np.ndarray, train: np.ndarray, config: TrainConfig) -> Fitted:
-    """Fit one algorithm on the ``train`` rows; an ensemble combines the members already in ``fitted``."""
+def _target_arrays(runs: pd.DataFrame, X: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per target: every run's log value and calibration group (computed once, whatever the split)."""
+    return {target: (to_log(runs[column]), calibration_groups(runs["stage"], X[f"{target}_count"]))
+            for target, column in TARGETS.items()}
+
+
+def _fit_and_score(algorithm: str, target: str, fitted: dict[str, Fitted], runs: pd.DataFrame, X: pd.DataFrame,
+                   y: np.ndarray, groups: np.ndarray, train: np.ndarray, test: np.ndarray,
+                   config: TrainConfig) -> tuple[np.ndarray, pd.DataFrame]:
+    """Fit one algorithm on the ``train`` rows into ``fitted`` (an ensemble combines the members
+    already there) and predict the ``test`` rows: (log predictions, their long-format table)."""
+    dates = runs["run_date"]
     if algorithm == ENSEMBLE:
         members = [fitted[m] for m in EnsembleRegressor.members_needed]
-        return ensemble_of(members, target, y[train], groups[train])
-    return fit_with_ratios(algorithm, target, X[train], y[train], dates[train], groups[train], config)
+        fitted[algorithm] = ensemble_of(members, target, y[train], groups[train])
+    else:
+        fitted[algorithm] = fit_with_ratios(algorithm, target, X[train], y[train], dates[train], groups[train], config)
+    pred = fitted[algorithm].model.predict(X[test])
+    return pred, _long_predictions(algorithm, target, runs[test], y[test], pred, fitted[algorithm].table, groups[test])
 
 
 def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
@@ -310,18 +322,14 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
     seconds = dict.fromkeys(algorithms, 0.0)
     regressors: dict[str, dict[str, Any]] = {a: {} for a in algorithms}
     tables: dict[str, dict[str, RatioTable]] = {a: {} for a in algorithms}
-    for target, column in TARGETS.items():
-        y = to_log(runs[column])
-        groups = calibration_groups(runs["stage"], X[f"{target}_count"])
+    for target, (y, groups) in _target_arrays(runs, X).items():
         fitted: dict[str, Fitted] = {}
         for algorithm in algorithms:
             if progress:
                 progress(done / steps, f"training {algorithm} for {target}")
             started = time.perf_counter()
-            fitted[algorithm] = _fit_on(algorithm, target, fitted, X, y, dates, groups, train, config)
-            pred = fitted[algorithm].model.predict(X[held])
-            parts.append(_long_predictions(algorithm, target, runs[held], y[held], pred, fitted[algorithm].table,
-                                           groups[held]))
+            pred, part = _fit_and_score(algorithm, target, fitted, runs, X, y, groups, train, held, config)
+            parts.append(part)
             if not config.refit:
                 tables[algorithm][target] = fitted[algorithm].table
                 regressors[algorithm][target] = fitted[algorithm].model
@@ -376,6 +384,7 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
     X = design_matrix(runs, history_features(runs), prepared.feature_columns)
     months = pd.period_range(start.to_period("M"), dates.max().to_period("M"), freq="M")
     algorithms = _algorithms(config)
+    arrays = _target_arrays(runs, X)
     parts, folds = [], []
     for i, month in enumerate(months):
         lo = max(month.start_time, start)
@@ -384,18 +393,13 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
         if not test.any():
             continue
         fold = {"month": str(month), "train_rows": int(train.sum()), "test_rows": int(test.sum())}
-        for target, column in TARGETS.items():
-            y = to_log(runs[column])
-            groups = calibration_groups(runs["stage"], X[f"{target}_count"])
+        for target, (y, groups) in arrays.items():
             fitted: dict[str, Fitted] = {}
             for algorithm in algorithms:
                 if progress:
                     progress(i / len(months), f"{month}: {algorithm} {target}")
                 started = time.perf_counter()
-                fitted[algorithm] = _fit_on(algorithm, target, fitted, X, y, dates, groups, train, config)
-                parts.append(_long_predictions(algorithm, target, runs[test], y[test],
-                                               fitted[algorithm].model.predict(X[test]), fitted[algorithm].table,
-                                               groups[test]))
+                parts.append(_fit_and_score(algorithm, target, fitted, runs, X, y, groups, train, test, config)[1])
                 key = f"seconds_{algorithm}"
                 fold[key] = round(fold.get(key, 0.0) + time.perf_counter() - started, 2)
         folds.append(fold)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +14,7 @@ from core.energy.simulator import EnergySimulator, start_simulator
 from core.errors import HeadroomError
 from core.ui.downloads import download_table
 from core.ui.energy_figures import health_grid_figure, history_figure
+from core.ui.format import number
 from core.ui.resources import app_settings, get_engine, get_registry
 
 MAX_GRID_DEVICES = 40
@@ -236,18 +236,20 @@ def metered_backtest() -> None:
         return
     try:
         with st.spinner("Resampling, training on the first 80% and scoring the rest…"):
-            readings, devices = metered_readings(frame, time_col=time_col, value_col=value_col, device_col=device_col,
+            readings, devices, notes = metered_readings(frame, time_col=time_col, value_col=value_col, device_col=device_col,
                                                  timezone=tz, file=frame.attrs.get("csv").name if frame.attrs.get("csv") else None)
             result = backtest(readings, devices)
     except HeadroomError as exc:
         st.error(exc.message)
         return
     overall = result["overall"]
-    for note in readings.attrs.get("notes", []):
+    for note in notes:
         st.info(note)
     ratio = overall["rmse_ratio"]
     # No ratio when yesterday's value was exact every hour (a constant series): say so rather than crash.
-    shown = f"{ratio:.3f}" if ratio is not None and math.isfinite(ratio) else "n/a (same hour yesterday was exact)"
+    shown = number(ratio, ".3f")
+    if shown == "n/a":
+        shown += " (same hour yesterday was exact)"
     st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{shown}** "
                 f"over {overall['n_scored']} held-out hours ({overall['status']}).")
     table = pd.DataFrame(result["per_device"])

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -199,8 +198,3 @@ def scores_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = ["DbSource", "column_mapping", "database_source", "database_url_input", "prepared_runs",
            "quantile_select", "scores_table", "source_frame", "train_button", "bundled_runs", "load_model"]
-
-
-def number(value: float, spec: str) -> str:
-    """``value`` formatted with ``spec``, or "n/a" when it is missing or not finite."""
-    return format(value, spec) if value is not None and np.isfinite(value) else "n/a"

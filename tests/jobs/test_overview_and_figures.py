@@ -51,7 +51,7 @@ def test_figures_have_traces(small_runs, fast_result) -> None:  # type: ignore[n
 
 
 def test_scores_that_are_undefined_show_as_n_a() -> None:
-    from core.ui.jobs_widgets import number
+    from core.ui.format import number
 
     assert number(0.9234, ".3f") == "0.923"
     assert number(float("nan"), ".3f") == "n/a"  # R² of runs that all took the same time
