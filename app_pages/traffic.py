@@ -15,6 +15,7 @@ from core.traffic.series import (
 from core.ui import traffic_figures as figures
 from core.ui import traffic_widgets as widgets
 from core.ui.downloads import download_table
+from core.ui.format import show_table
 
 st.title("Traffic & Autoscaling")
 st.caption("Forecast requests per interval from your own logs, score every model on the same held-out window beside "
@@ -74,7 +75,7 @@ with forecast_tab:
         step = chosen.horizon
         board = result.leaderboard(step)
         st.subheader(f"Leaderboard, {step} step(s) ahead")
-        st.dataframe(widgets.leaderboard_table(board), hide_index=True)
+        show_table(widgets.leaderboard_table(board), widgets.LEADERBOARD_FORMATS)
         download_table(board, "traffic_leaderboard.csv", key="traffic_dl_leaderboard")
         st.caption(f"Trained on data before {result.calibrated.fit_end:%Y-%m-%d %H:%M}; ensemble weights and interval "
                    f"widths set on the days up to {result.test_start:%Y-%m-%d %H:%M}; scored on every later interval. "
@@ -94,7 +95,7 @@ with forecast_tab:
         history = series.y[series.y.index > series.y.index[-1] - pd.Timedelta(days=widgets.DEFAULTS.forward_history_days)]
         st.plotly_chart(figures.forward_forecast(history, ahead), key="traffic_fig_forward")
         st.caption(f"Model: {ahead.attrs.get('model', 'ensemble')}, trained on all the data.")
-        st.dataframe(widgets.forward_table(ahead), hide_index=True)
+        show_table(widgets.forward_table(ahead), default="%.1f")
         download_table(widgets.forward_table(ahead), "traffic_forward_forecast.csv", key="traffic_dl_forward")
 
 with scaling_tab:
@@ -111,7 +112,7 @@ with scaling_tab:
         replay = plan.replay
         policies = replay.summary_table()
         st.subheader("Policies side by side")
-        st.dataframe(widgets.policy_table(policies), hide_index=True)
+        show_table(widgets.policy_table(policies), widgets.POLICY_FORMATS)
         download_table(policies.reset_index(), "traffic_policies.csv", key="traffic_dl_policies")
         st.plotly_chart(figures.load_vs_capacity(replay.load, {p: r.serving for p, r in replay.runs.items()},
                                                  params.capacity_per_server), key="traffic_fig_capacity")
@@ -133,5 +134,5 @@ with scaling_tab:
             cols[1].metric("Servers at the peak", rec.peak_servers)
             cols[2].metric("Act by", f"{rec.order_at:%H:%M}", help=f"{rec.order_at:%Y-%m-%d %H:%M}, local time")
             st.markdown(f"{rec.reason} The current fleet is the predictive policy's last one in the replay.")
-            st.dataframe(rec.schedule, hide_index=True)
+            show_table(rec.schedule, default="%.1f")
             download_table(rec.schedule, "traffic_next_hour.csv", key="traffic_dl_next_hour")

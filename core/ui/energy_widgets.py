@@ -14,7 +14,7 @@ from core.energy.simulator import EnergySimulator, start_simulator
 from core.errors import HeadroomError
 from core.ui.downloads import download_table
 from core.ui.energy_figures import health_grid_figure, history_figure
-from core.ui.format import number
+from core.ui.format import number, show_table
 from core.ui.resources import app_settings, get_engine, get_registry
 
 MAX_GRID_DEVICES = 40
@@ -129,7 +129,7 @@ def metrics_table(device_id: int) -> None:
     if table.empty:
         st.info("No health windows stored for this device yet.")
         return
-    st.dataframe(table, hide_index=True)
+    show_table(table, default="%.3f")
     download_table(table, f"energy_health_device_{device_id}.csv", key="energy-health-download")
 
 
@@ -201,7 +201,7 @@ def models_admin() -> None:
     if table.empty:
         st.info("No model trained yet.")
     else:
-        st.dataframe(table, hide_index=True)
+        show_table(table, default="%.3f")
     algorithms = st.multiselect("Algorithms", ALGORITHMS, ["lightgbm", "seasonal-naive"], key="energy-algorithms",
                                 help="GRU loads TensorFlow (slower); the best held-out RMSE ratio is deployed.")
     if st.button("Retrain", key="energy-retrain", disabled=not algorithms):
@@ -253,5 +253,5 @@ def metered_backtest() -> None:
     st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{shown}** "
                 f"over {overall['n_scored']} held-out hours ({overall['status']}).")
     table = pd.DataFrame(result["per_device"])
-    st.dataframe(table, hide_index=True)
+    show_table(table, default="%.3f")
     download_table(table, "energy_backtest.csv", key="energy-bt-download")

@@ -314,6 +314,12 @@ def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, 
     return result
 
 
+LEADERBOARD_FORMATS = {"MAE": "%.1f", "RMSE": "%.1f", "sMAPE %": "%.1f", "MASE": "%.3f", "80% coverage": "percent",
+                       "ensemble weight": "%.2f"}
+POLICY_FORMATS = {"total cost $": "dollar", "server cost $": "dollar", "penalty $": "dollar", "server-hours": "%.1f",
+                  "over-provisioned server-hours": "%.1f", "savings vs reactive %": "%.1f", "cost / oracle": "%.3f×"}
+
+
 def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
     """Readable leaderboard: baselines marked in the model name."""
     baseline = board["baseline"].astype(bool)
@@ -469,7 +475,7 @@ def recommendation(fwd: pd.DataFrame, current_servers: int, params: ScalingParam
         return None
 
 
-__all__ = ["DEFAULTS", "HELP", "PARAM_FIELDS", "SCENARIO", "BacktestSettings", "LoadedTraffic", "RawData",
+__all__ = ["DEFAULTS", "HELP", "LEADERBOARD_FORMATS", "POLICY_FORMATS", "PARAM_FIELDS", "SCENARIO", "BacktestSettings", "LoadedTraffic", "RawData",
            "backtest", "backtest_settings", "chart_models", "column_picker", "data_source", "forward", "forward_models",
            "forward_steps", "forward_table", "granularity", "leaderboard_table", "load_traffic", "policy_form",
            "policy_table", "recommendation", "scaling_params", "study", "traffic_series"]
