@@ -19,6 +19,10 @@ import pandas as pd
 
 from core.errors import InputError
 
+
+class MixedTimeZoneError(InputError):
+    """Some timestamps carry a UTC offset and some do not: no honest way to align them."""
+
 TIME_COLUMN_NAMES = ("timestamp", "ts", "time", "datetime", "date_time", "date", "ds", "ts_utc", "run_date")
 _OFFSET = re.compile(r"([+-]\d{2}:?\d{2}|Z)$")
 _DAY_FIRST = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2}|[A-Za-z]{3,9})[-/.](\d{2,4})")
@@ -104,7 +108,7 @@ def parse_timestamps(values: pd.Series, *, column: str = "timestamp", file: str 
         if present.empty or offsets.isna().any():
             # Some rows carry an offset and some do not: there is no honest way to align them.
             first = int(np.flatnonzero(offsets.isna().to_numpy())[0]) if offsets.isna().any() else 0
-            raise InputError(
+            raise MixedTimeZoneError(
                 "mixes timestamps with and without a time-zone offset", file=file, column=column, row=first + 2
             )
         common = present.mode().iloc[0]

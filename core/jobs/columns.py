@@ -17,6 +17,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.io import parse_numeric, parse_timestamps
+from core.io.timestamps import MixedTimeZoneError
 from core.jobs.parsing import DEFAULT_MEMORY_UNIT, parse_memory, parse_runtime
 
 # Aliases per role, compared after lower-casing and dropping non-alphanumerics.
@@ -160,6 +161,10 @@ class PreparedRuns:
     mapping: ColumnMapping
     memory_unit: str = DEFAULT_MEMORY_UNIT
 
+    def exclusion_note(self) -> str:
+        """" (N rows excluded; first: row R, column 'C': reason)", or "" when none were."""
+        return exclusion_note(self.rejected)
+
     @property
     def feature_columns(self) -> list[str]:
         return list(self.mapping.features)
@@ -170,6 +175,15 @@ def _text(values: pd.Series) -> pd.Series:
     return text.where(~text.str.lower().isin({"", "nan", "none", "null", "n/a", "na"}), pd.NA)
 
 
+def exclusion_note(rejected: pd.DataFrame, *, count: bool = True) -> str:
+    """Where a user should look first when rows were excluded, for error messages."""
+    if rejected.empty:
+        return ""
+    first = rejected.sort_values("row", kind="stable").iloc[0]
+    where = f"first: row {first['row']}, column '{first['column']}': {first['reason']}"
+    return f" ({rejected['row'].nunique()} rows excluded; {where})" if count else f" ({where})"
+
+
 def _parse_dates(values: pd.Series, column: str, file: str | None) -> tuple[pd.Series, pd.Series]:
     """Dates as naive timestamps (UTC when the data has zones), plus a mask of unusable cells."""
     present = values.notna() & (values.astype("string").str.strip().fillna("") != "")
@@ -178,6 +192,8 @@ def _parse_dates(values: pd.Series, column: str, file: str | None) -> tuple[pd.S
     else:
         try:
             parsed = parse_timestamps(values[present], column=column, file=file)
+        except MixedTimeZoneError:
+            raise  # not a cell's fault: guessing a zone for the naive ones would reorder runs silently
         except InputError:  # some cells are not dates: keep the rest, report those rows
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -273,8 +289,6 @@ def prepare_runs(
     keep = ~out["row"].isin(excluding["row"])
     runs = out[keep].reset_index(drop=True)
     if runs.empty:
-        first = rejected.iloc[0] if not rejected.empty else None
-        detail = f" (first: row {first['row']}, column '{first['column']}': {first['reason']})" if first is not None else ""
-        raise InputError(f"no usable rows: all {n} rows were excluded{detail}", file=file)
+        raise InputError(f"no usable rows: all {n} rows were excluded{exclusion_note(rejected, count=False)}", file=file)
     rejected = rejected.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
     return PreparedRuns(runs=runs, rejected=rejected, mapping=replace(mapping), memory_unit=memory_unit)

@@ -303,7 +303,8 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
     algorithms = _algorithms(config)
     runs = sorted_runs(prepared)
     if len(runs) < 20:
-        raise InputError(f"only {len(runs)} usable runs: at least 20 are needed to train and validate")
+        raise InputError(f"only {len(runs)} usable run(s): at least 20 are needed to train and validate"
+                         f"{prepared.exclusion_note()}")
     dates = runs["run_date"]
     if config.test_start is not None:
         cut = pd.Timestamp(config.test_start)

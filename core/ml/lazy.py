@@ -8,13 +8,38 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the duration.
+
+    TensorFlow's C++ side logs banners on import (oneDNN, absl) straight to fd 2, ignoring
+    TF_CPP_MIN_LOG_LEVEL since 2.16; a CLI must print only ``error: ...`` there. Python
+    exceptions still propagate and are printed after fd 2 is restored."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def import_tensorflow() -> ModuleType:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _native_stderr_silenced():
+        import keras  # noqa: F401  (keras logs its own banner on first import)
+        import tensorflow as tf
     return tf
 
 

@@ -80,3 +80,42 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str, small_cs
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _variant(small_csv: Path, tmp_path: Path, name: str, change) -> Path:  # type: ignore[no-untyped-def]
+    frame = pd.read_csv(small_csv)
+    path = tmp_path / name
+    change(frame).to_csv(path, index=False)
+    return path
+
+
+def _mixed_zones(frame: pd.DataFrame) -> pd.DataFrame:
+    dates = frame["run_date"].astype(str)
+    return frame.assign(run_date=dates.where(frame.index % 2 == 0, dates + "+02:00"))
+
+
+def _mostly_negative(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(runtime=["-1" if i >= 5 else value for i, value in enumerate(frame["runtime"])])
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (_mixed_zones, "mixes timestamps with and without a time-zone offset"),
+    # Too few rows left: the message says why the others went, so the user knows where to look.
+    (_mostly_negative, "rows excluded; first: row 7, column 'runtime'"),
+])
+def test_unusable_runs_are_explained(small_csv: Path, tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = _variant(small_csv, tmp_path, "bad.csv", change)
+    result = run_cli("train", "--csv", str(path), "--model-dir", str(tmp_path / "m"), "--json")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error:") and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").rglob("*.joblib"))
+
+
+def test_neural_network_training_leaves_stderr_clean(small_csv: Path, tmp_path: Path) -> None:
+    """TensorFlow's native start-up banners must not reach a CLI user's stderr."""
+    result = run_cli("train", "--csv", str(small_csv), "--model-dir", str(tmp_path / "m"), "--algorithms", "dense-nn",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "dense-nn" in json.loads(result.stdout)["models"]
