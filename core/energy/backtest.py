@@ -23,36 +23,93 @@ from core.io import detect_time_column, parse_timestamps, require_numeric
 TRAIN_FRACTION = 0.8
 
 
+# Names that say a column identifies the meter (matched as substrings, case-insensitive).
+DEVICE_HINTS = ("device", "meter", "site", "building", "household", "customer", "sensor", "lclid", "station", "id",
+                "name")
+
+
+def _is_numeric(frame: pd.DataFrame, column: str) -> bool:
+    try:
+        require_numeric(frame, column)
+    except InputError:
+        return False
+    return True
+
+
+def detect_device_column(frame: pd.DataFrame, time_col: str) -> str | None:
+    """The column naming the meter when a file holds several, else None.
+
+    Only when timestamps repeat: then a column under which they stop repeating (at least halving
+    the duplicates) names the meter. Text columns qualify; a numeric one only when its name says so
+    (``meter_id``), since any measured column would also make rows unique. Averaging several meters'
+    readings of the same hour into one series would be a wrong answer, not a lossy one."""
+    duplicated = frame.duplicated([time_col]).mean()
+    if duplicated == 0:
+        return None
+    best, best_share = None, duplicated / 2
+    for column in frame.columns:
+        if column == time_col:
+            continue
+        hinted = any(hint in str(column).lower() for hint in DEVICE_HINTS)
+        distinct = frame[column].nunique(dropna=True)
+        if not 2 <= distinct <= max(2, len(frame) // 2) or (_is_numeric(frame, column) and not hinted):
+            continue
+        share = frame.duplicated([time_col, column]).mean()
+        if share < best_share or (share == best_share and best is not None and hinted):
+            best, best_share = column, share
+    return best
+
+
+def detect_value_column(frame: pd.DataFrame, exclude: tuple[str | None, ...]) -> str | None:
+    """The one numeric column left, or None when there is none or several."""
+    numeric = [c for c in frame.columns if c not in exclude and _is_numeric(frame, c)]
+    return numeric[0] if len(numeric) == 1 else None
+
+
+def guess_columns(frame: pd.DataFrame) -> tuple[str | None, str | None, str | None]:
+    """(time, load, meter) columns as detected: the defaults the page offers and the CLI uses."""
+    time_col = detect_time_column(frame)
+    device_col = detect_device_column(frame, time_col) if time_col is not None else None
+    return time_col, detect_value_column(frame, (time_col, device_col)), device_col
+
+
+def _meter_names(ids: pd.Series) -> pd.Series:
+    """Meter ids as text (missing stays missing); numeric ids read as floats (101.0) are written as
+    the integers they are."""
+    if pd.api.types.is_float_dtype(ids) and (ids.dropna() % 1 == 0).all():
+        return ids.astype("Int64").astype(str).where(ids.notna())
+    return ids.astype(str).where(ids.notna())
+
+
 def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_col: str | None = None,
-                     device_col: str | None = None, timezone: str = "UTC",
+                     device_col: str | None = None, detect_device: bool = True, timezone: str = "UTC",
                      file: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Validate and resample a metered CSV: hourly (device_id, ts_utc, value), a devices table, and
-    notes on what was skipped."""
+    notes on what was skipped or assumed. Columns not given are detected (see ``guess_columns``);
+    ``detect_device=False`` with no ``device_col`` reads the file as one meter."""
     if frame.empty:
         raise InputError("has no data rows", file=file)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(f"'{timezone}' is not an IANA time zone") from None
+    notes = []
     time_col = time_col or detect_time_column(frame)
     if time_col is None or time_col not in frame.columns:
         raise InputError(f"no time column found (columns: {', '.join(map(str, frame.columns))}); use --time-col",
                          file=file)
     if device_col is not None and device_col not in frame.columns:
         raise InputError(f"has no column '{device_col}'", file=file)
+    if device_col is None and detect_device:
+        device_col = detect_device_column(frame, time_col)
+        if device_col is not None:
+            notes.append(f"timestamps repeat across the values of '{device_col}', so each is read as its own meter")
     if value_col is None:
-        candidates = [c for c in frame.columns if c not in (time_col, device_col)]
-        numeric = []
-        for c in candidates:
-            try:
-                require_numeric(frame, c, file=file)
-                numeric.append(c)
-            except InputError:
-                continue
-        if len(numeric) != 1:
+        value_col = detect_value_column(frame, (time_col, device_col))
+        if value_col is None:
+            numeric = [c for c in frame.columns if c not in (time_col, device_col) and _is_numeric(frame, c)]
             raise InputError(f"cannot tell which column is the load (numeric: {', '.join(map(str, numeric)) or 'none'});"
                              " use --value-col", file=file)
-        value_col = numeric[0]
     values = require_numeric(frame, value_col, file=file)
     negative = np.flatnonzero((values < 0).to_numpy())
     if negative.size:
@@ -62,18 +119,22 @@ def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_
     stamps = pd.DatetimeIndex(stamps)
     if stamps.tz is None:  # wall-clock times of the data's own zone
         stamps = stamps.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    names = frame[device_col].astype(str) if device_col else pd.Series("meter", index=frame.index)
-    long = pd.DataFrame({"name": names.to_numpy(), "ts_utc": stamps.tz_convert("UTC").floor("h"),
-                         "value": values.to_numpy()})
-    complete = long.notna().all(axis=1)
-    long = long[complete]
-    if long.empty:
+    names = _meter_names(frame[device_col]) if device_col else pd.Series("meter", index=frame.index)
+    exact = pd.DataFrame({"name": names.to_numpy(), "ts": stamps.tz_convert("UTC"), "value": values.to_numpy()})
+    complete = exact.notna().all(axis=1)
+    exact = exact[complete]
+    if exact.empty:
         raise InputError("no rows with both a time and a load", file=file)
-    notes = []
     if not complete.all():
+        needed = "a time, a load or a meter" if device_col else "a time or a load"
         first = int(np.flatnonzero(~complete.to_numpy())[0]) + 2
-        notes.append(f"{int((~complete).sum())} row(s) without a time or a load were skipped (first: row {first}); "
+        notes.append(f"{int((~complete).sum())} row(s) without {needed} were skipped (first: row {first}); "
                      "their hours stay missing")
+    repeated = int(exact.duplicated(["name", "ts"]).sum())
+    if repeated:
+        notes.append(f"{repeated} reading(s) repeated a meter and timestamp already seen; each hour's load is the "
+                     "mean of its readings")
+    long = exact.assign(ts_utc=exact["ts"].dt.floor("h"))
     hourly = long.groupby(["name", "ts_utc"], as_index=False)["value"].mean()
     names_sorted = sorted(hourly["name"].unique())
     ids = {n: i + 1 for i, n in enumerate(names_sorted)}

@@ -24,7 +24,8 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(f"file '{args.csv}' does not exist")
     frame = read_csv(args.csv, max_rows=get_settings().max_upload_rows)
     readings, devices, notes = metered_readings(frame, time_col=args.time_col, value_col=args.value_col,
-                                         device_col=args.device_col, timezone=args.timezone, file=args.csv.name)
+                                                device_col=args.device_col, detect_device=not args.single_meter,
+                                                timezone=args.timezone, file=args.csv.name)
     return {"file": str(args.csv), "notes": notes, **backtest(readings, devices)}
 
 
@@ -71,7 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bt.add_argument("--csv", type=Path, required=True, help="CSV of readings: time, load and optionally device")
     bt.add_argument("--time-col", help="timestamp column (default: detected)")
     bt.add_argument("--value-col", help="load column (default: the only numeric column)")
-    bt.add_argument("--device-col", help="device/meter column (default: one device)")
+    bt.add_argument("--device-col", help="device/meter column (default: detected when timestamps repeat, else one "
+                                         "device)")
+    bt.add_argument("--single-meter", action="store_true", help="read the whole file as one meter")
     bt.add_argument("--timezone", default="UTC", help="zone of timestamps written without an offset (default UTC)")
     add_json_flag(bt)
     bt.set_defaults(handler=_backtest)

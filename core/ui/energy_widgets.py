@@ -218,26 +218,34 @@ def models_admin() -> None:
 
 def metered_backtest() -> None:
     """Upload real metered data and score next-hour forecasts on its last 20% of time."""
-    from core.energy.backtest import backtest, metered_readings
+    from core.energy.backtest import backtest, guess_columns, metered_readings
     from core.ui.upload import csv_upload
 
     frame = csv_upload("Metered readings (CSV: time, load, optional meter id)", key="energy-backtest-upload")
     if frame is None:
         return
     columns = list(frame.columns)
+    guessed_time, guessed_value, guessed_device = guess_columns(frame)
     c = st.columns(4)
-    time_col = c[0].selectbox("Time column", columns, key="energy-bt-time")
-    value_col = c[1].selectbox("Load column", columns, index=min(1, len(columns) - 1), key="energy-bt-value")
+    time_col = c[0].selectbox("Time column", columns, key="energy-bt-time",
+                              index=columns.index(guessed_time) if guessed_time in columns else 0)
+    value_col = c[1].selectbox("Load column", columns, key="energy-bt-value",
+                               index=columns.index(guessed_value) if guessed_value in columns else min(1, len(columns) - 1))
     device_col = c[2].selectbox("Meter column", [None, *columns], key="energy-bt-device",
-                                format_func=lambda v: "(one meter)" if v is None else v)
+                                index=columns.index(guessed_device) + 1 if guessed_device in columns else 0,
+                                format_func=lambda v: "(one meter)" if v is None else v,
+                                help="Detected when timestamps repeat across a column's values: several meters' "
+                                     "readings of one hour are never averaged together.")
     tz = c[3].selectbox("Time zone of the timestamps", list(TIMEZONES), index=list(TIMEZONES).index("UTC"),
                         key="energy-bt-tz")
     if not st.button("Run backtest", key="energy-bt-run"):
         return
     try:
         with st.spinner("Resampling, training on the first 80% and scoring the rest…"):
-            readings, devices, notes = metered_readings(frame, time_col=time_col, value_col=value_col, device_col=device_col,
-                                                 timezone=tz, file=frame.attrs.get("csv").name if frame.attrs.get("csv") else None)
+            source = frame.attrs.get("csv")
+            readings, devices, notes = metered_readings(frame, time_col=time_col, value_col=value_col,
+                                                        device_col=device_col, detect_device=False, timezone=tz,
+                                                        file=source.name if source else None)
             result = backtest(readings, devices)
     except HeadroomError as exc:
         st.error(exc.message)

@@ -51,7 +51,7 @@ def test_backtest_on_metered_csv(tmp_path: Path) -> None:
         assert np.isfinite(device["rmse"]) and device["status"] in {"green", "red", "grey"}
         assert device["rmse_ratio"] == device["rmse"] / device["baseline_rmse"]
     assert result["overall"]["rmse_ratio"] < 1.0
-    assert any("3 row(s) without a time or a load were skipped" in n for n in result["notes"])
+    assert any("3 row(s) without a time, a load or a meter were skipped" in n for n in result["notes"])
 
 
 def test_backtest_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
