@@ -100,7 +100,9 @@ if st.button("Deploy this model", key="jobs-deploy"):
     st.success(f"{model_id} is the deployed jobs model.")
 compare = st.multiselect("Compare models", ids, max_selections=2, key="jobs-compare")
 if len(compare) == 2:
-    st.dataframe(table.set_index("model_id").loc[compare].T.astype(str), key="jobs-compare-table")
+    # Transposed, each column mixes types: text with four significant digits reads best.
+    pair = table.set_index("model_id").loc[compare].map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v))
+    st.dataframe(pair.T, key="jobs-compare-table")
 try:
     model = widgets.load_model(model_id)
 except HeadroomError as exc:

@@ -44,6 +44,14 @@ def test_page_trains_shows_metrics_and_predicts_an_upload(fast_training, small_r
     assert 0.5 < memory_r2 <= 1.0
     assert any(d.key == "dl-scores" for d in at.get("download_button"))
 
+    ids = at.multiselect(key="jobs-compare").options
+    assert len(ids) >= 2  # the baseline and LightGBM are both kept in the registry
+    at.multiselect(key="jobs-compare").set_value(ids[:2]).run()
+    pair = next(d.value for d in at.dataframe if "algorithm" in d.value.index)
+    assert list(pair.columns) == ids[:2]
+    r2_cells = pair.loc["memory_r2_log"].tolist()
+    assert all(len(cell) <= 7 and 0 < float(cell) <= 1 for cell in r2_cells), r2_cells  # 4 significant digits
+
     new = small_raw.tail(12).drop(columns=["runtime", "memory", "cpu_time"])
     at.radio(key="jobs-predict-source").set_value("Upload CSV").run()
     at.file_uploader(key="jobs-predict-upload").set_value(("new.csv", new.to_csv(index=False).encode(), "text/csv"))
