@@ -12,6 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,6 +31,19 @@ pd.set_option("display.max_columns", 20)
 def _board(result, step: int) -> pd.DataFrame:
     board = result.leaderboard(step).set_index("model")
     return board[["rmse", "mae", "smape", "mase", "coverage", "ensemble_weight"]].round(3)
+
+
+def two_sided_reference(y: pd.Series, test_start: pd.Timestamp, neighbours: int = 1) -> float:
+    """RMSE on the test window of a least-squares *interpolator* fit on the training part: it sees
+    y[t-k..t-1] and y[t+1..t+k] (and the same time yesterday). Not a forecast, since it reads the
+    future: it shows how much of the error is noise no causal one-step forecast can remove."""
+    cols = {f"past_{j}": y.shift(j) for j in range(1, neighbours + 1)}
+    cols.update({f"next_{j}": y.shift(-j) for j in range(1, neighbours + 1)})
+    X = pd.DataFrame(cols).assign(yesterday=y.shift(freq=pd.Timedelta("1D")).reindex(y.index), const=1.0)
+    ok = X.notna().all(axis=1) & y.notna()
+    train, test = ok & (y.index < test_start), ok & (y.index >= test_start)
+    coef = np.linalg.lstsq(X[train].to_numpy(), y[train].to_numpy(), rcond=None)[0]
+    return float(np.sqrt(np.mean((y[test].to_numpy() - X[test].to_numpy() @ coef) ** 2)))
 
 
 def main() -> None:
@@ -54,6 +68,8 @@ def main() -> None:
     e = board.loc[ENSEMBLE]
     print(f"TARGET 5m ensemble RMSE {e.rmse:.1f} (<= 41) sMAPE {e.smape:.1f}% (<= 19%) "
           f"coverage80 {100 * e.coverage:.1f}% (75..85)")
+    print("noise reference (not forecasts: they read the next interval too): two-sided interpolator RMSE "
+          + ", ".join(f"{k} neighbour(s) each side {two_sided_reference(s5.y, r5.test_start, k):.1f}" for k in (1, 6)))
     print(f"5m 12 steps ahead (one hour): RMSE ensemble {r5.leaderboard(12).set_index('model').loc[ENSEMBLE, 'rmse']:.1f}")
     print(_board(r5, 12)[["rmse", "smape", "coverage"]])
 
