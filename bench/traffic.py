@@ -33,8 +33,8 @@ def _board(result, step: int) -> pd.DataFrame:
     return board[["rmse", "mae", "smape", "mase", "coverage", "ensemble_weight"]].round(3)
 
 
-def two_sided_reference(y: pd.Series, test_start: pd.Timestamp, neighbours: int = 1) -> float:
-    """RMSE on the test window of a least-squares *interpolator* fit on the training part: it sees
+def two_sided_reference(y: pd.Series, test_start: pd.Timestamp, neighbours: int = 1) -> tuple[float, float]:
+    """(RMSE, sMAPE %) on the test window of a least-squares *interpolator* fit on the training part: it sees
     y[t-k..t-1] and y[t+1..t+k] (and the same time yesterday). Not a forecast, since it reads the
     future: it shows how much of the error is noise no causal one-step forecast can remove."""
     cols = {f"past_{j}": y.shift(j) for j in range(1, neighbours + 1)}
@@ -43,7 +43,9 @@ def two_sided_reference(y: pd.Series, test_start: pd.Timestamp, neighbours: int 
     ok = X.notna().all(axis=1) & y.notna()
     train, test = ok & (y.index < test_start), ok & (y.index >= test_start)
     coef = np.linalg.lstsq(X[train].to_numpy(), y[train].to_numpy(), rcond=None)[0]
-    return float(np.sqrt(np.mean((y[test].to_numpy() - X[test].to_numpy() @ coef) ** 2)))
+    actual, fitted = y[test].to_numpy(), X[test].to_numpy() @ coef
+    smape = 100 * np.mean(2 * np.abs(actual - fitted) / np.maximum(np.abs(actual) + np.abs(fitted), 1e-9))
+    return float(np.sqrt(np.mean((actual - fitted) ** 2))), float(smape)
 
 
 def main() -> None:
@@ -68,8 +70,9 @@ def main() -> None:
     e = board.loc[ENSEMBLE]
     print(f"TARGET 5m ensemble RMSE {e.rmse:.1f} (<= 41) sMAPE {e.smape:.1f}% (<= 19%) "
           f"coverage80 {100 * e.coverage:.1f}% (75..85)")
-    print("noise reference (not forecasts: they read the next interval too): two-sided interpolator RMSE "
-          + ", ".join(f"{k} neighbour(s) each side {two_sided_reference(s5.y, r5.test_start, k):.1f}" for k in (1, 6)))
+    references = {k: two_sided_reference(s5.y, r5.test_start, k) for k in (1, 6)}
+    print("noise reference (not forecasts: they read the next intervals too): two-sided interpolator "
+          + "; ".join(f"{k} neighbour(s) each side RMSE {r:.1f} sMAPE {m:.1f}%" for k, (r, m) in references.items()))
     print(f"5m 12 steps ahead (one hour): RMSE ensemble {r5.leaderboard(12).set_index('model').loc[ENSEMBLE, 'rmse']:.1f}")
     print(_board(r5, 12)[["rmse", "smape", "coverage"]])
 
