@@ -17,6 +17,7 @@ ROLL_WINDOWS = (3, 6, 12, 36)
 EWM_SPANS = (2, 3, 6, 12)
 EWM_WINDOW = 36
 PROFILE_DAYS = 7
+CHUNK_BYTES = 128 * 2**20  # the most window rows copied at once, in bytes
 
 
 def window_length(season: int) -> int:
@@ -120,6 +121,13 @@ def training_windows(y: pd.Series, season: int) -> tuple[np.ndarray, pd.Datetime
     return views[1:], y.index[1:]
 
 
+def _row_chunks(n: int, length: int) -> list[slice]:
+    """Row ranges whose window copies stay within ``CHUNK_BYTES``: at 1-minute data a window is
+    a week of minutes (80 KB a row), so copying every row's window at once would need gigabytes."""
+    rows = max(256, CHUNK_BYTES // (8 * length))
+    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
+
+
 def training_matrix(y: pd.Series, season: int, usable: pd.Series | None = None, native: pd.Series | None = None,
                     per_bin: int = 1) -> tuple[pd.DataFrame, pd.Series]:
     """(X, target) for every interval whose own value is known (and complete) and whose window exists."""
@@ -130,8 +138,13 @@ def training_matrix(y: pd.Series, season: int, usable: pd.Series | None = None, 
         keep &= usable.reindex(targets, fill_value=False).to_numpy(dtype=bool)
     # Rows whose recent past is entirely missing (just after an outage) teach nothing.
     keep &= ~np.isnan(windows[:, -SHORT_LAGS:]).all(axis=1)
-    fine = fine_matrix(native, targets[keep], per_bin) if native is not None and per_bin > 1 else None
-    X = window_features(windows[keep], targets[keep], season, fine)
+    rows = np.flatnonzero(keep)
+    kept = targets[keep]
+    fine = fine_matrix(native, kept, per_bin) if native is not None and per_bin > 1 else None
+    # ``windows`` is a zero-copy view; each chunk copies only its own rows.
+    parts = [window_features(windows[rows[c]], kept[c], season, None if fine is None else fine[c])
+             for c in _row_chunks(len(rows), windows.shape[1])]
+    X = pd.concat(parts) if parts else window_features(windows[rows], kept, season, fine)
     return X, target[keep]
 
 
@@ -152,7 +165,12 @@ def recursive_forecast(predict_one, y: pd.Series, origins: pd.DatetimeIndex, hor
 
     ``predict_one(X) -> ndarray`` maps a feature frame to one-step forecasts. Beyond the
     first step the finer values are unknown; the previous step's forecast stands in for them.
+    Origins are handled in chunks so the window copies stay within ``CHUNK_BYTES``.
     """
+    chunks = _row_chunks(len(origins), window_length(season))
+    if len(chunks) > 1:
+        return np.concatenate([recursive_forecast(predict_one, y, origins[c], horizon, season, step, native, per_bin)
+                               for c in chunks])
     windows = origin_windows(y, origins, season)
     fine = fine_matrix(native, origins + step, per_bin) if native is not None and per_bin > 1 else None
     out = np.empty((len(origins), horizon))
@@ -161,7 +179,8 @@ def recursive_forecast(predict_one, y: pd.Series, origins: pd.DatetimeIndex, hor
         X = window_features(windows, targets, season, fine)
         pred = np.maximum(np.asarray(predict_one(X), dtype=float), 0.0)
         out[:, k - 1] = pred
-        windows = np.concatenate([windows[:, 1:], pred[:, None]], axis=1)
+        windows[:, :-1] = windows[:, 1:]  # shift in place: the window slides by the forecast
+        windows[:, -1] = pred
         if fine is not None:
             fine = np.repeat(pred[:, None], fine.shape[1], axis=1)
     return out

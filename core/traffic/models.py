@@ -166,9 +166,17 @@ def _naive_index(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_localize(None) if index.tz is not None else index
 
 
+# Prophet and the LSTM learn a shape, not a level: the latest points are enough, and their fit
+# time grows with every point (a year of 1-minute data would take Prophet minutes and the LSTM
+# most of an hour on 2 cores). NASA at 5 minutes (17k points) is well under both caps.
+PROPHET_MAX_POINTS = 60_000
+LSTM_MAX_SAMPLES = 100_000
+
+
 @dataclass
 class ProphetModel:
-    """Prophet with daily and weekly seasonality on local wall-clock time; no lags."""
+    """Prophet with daily and weekly seasonality on local wall-clock time; no lags.
+    Fit on at most the latest ``PROPHET_MAX_POINTS`` known intervals."""
 
     name: str = "prophet"
     model: object = None
@@ -179,7 +187,7 @@ class ProphetModel:
         logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
         Prophet = import_prophet()
         keep = usable.reindex(y.index, fill_value=False).to_numpy(dtype=bool) & y.notna().to_numpy()
-        frame = pd.DataFrame({"ds": _naive_index(y.index[keep]), "y": y.to_numpy()[keep]})
+        frame = pd.DataFrame({"ds": _naive_index(y.index[keep]), "y": y.to_numpy()[keep]}).tail(PROPHET_MAX_POINTS)
         self.model = Prophet(daily_seasonality=True, weekly_seasonality=True, yearly_seasonality=False,
                              uncertainty_samples=0, seasonality_mode="multiplicative")
         self.model.fit(frame)
@@ -204,7 +212,8 @@ class HybridProphetLSTM:
 
     The LSTM reads the last ``lookback`` residuals (scaled by a scaler fit on training
     residuals only) with the time of day, and predicts the next residual; multi-step is
-    recursive. Training uses a time-ordered validation tail for early stopping.
+    recursive. Training uses a time-ordered validation tail for early stopping, on at most the
+    latest ``LSTM_MAX_SAMPLES`` windows.
     """
 
     name: str = "hybrid"
@@ -237,6 +246,7 @@ class HybridProphetLSTM:
         targets = resid[self.lookback:]
         ok = ~np.isnan(targets) & usable.reindex(y.index, fill_value=False).to_numpy(dtype=bool)[self.lookback:]
         ok &= ~np.isnan(windows).all(axis=1)
+        ok[np.flatnonzero(ok)[:-LSTM_MAX_SAMPLES]] = False  # the latest samples only
         X = self._inputs(windows[ok], y.index[self.lookback:][ok])
         t = targets[ok].astype(np.float32)
         if len(t) < 50:

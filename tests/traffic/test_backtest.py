@@ -102,3 +102,17 @@ def test_stacking_gives_a_noisy_copy_of_the_better_member_little_weight():
     thin = np.full(400, np.nan)
     thin[:3] = truth[:3]
     assert (stacking_weights(np.stack([good, noisy], axis=1), thin) == 0).all()
+
+
+def test_prophet_fits_on_the_latest_points_only(monkeypatch):
+    """Long fine-grained histories would take Prophet minutes: it learns the shape from the latest
+    ``PROPHET_MAX_POINTS`` known intervals."""
+    import core.traffic.models as models
+    from core.traffic.series import load_series
+    from tests.traffic.synthetic import daily_traffic
+
+    s = load_series(daily_traffic(days=6, freq="1h"), "1h")
+    monkeypatch.setattr(models, "PROPHET_MAX_POINTS", 48)
+    fitted = models.ProphetModel().fit(s.y, s.usable(), s.season)
+    seen = fitted.model.history["ds"]
+    assert len(seen) == 48 and seen.max() == s.y.dropna().index.max().tz_localize(None)

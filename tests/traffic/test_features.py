@@ -58,3 +58,21 @@ def test_finer_counts_enter_only_from_before_the_target():
     pd.testing.assert_series_equal(X.loc[t], X2.loc[t])
     assert X.loc[t, "fine_1"] == s.native[t - pd.Timedelta("5min")] * 3
     assert X2.loc[t + s.step, "fine_1"] != X.loc[t + s.step, "fine_1"]
+
+
+def test_chunked_windows_give_the_same_features_and_forecasts(monkeypatch):
+    """Windows are copied a chunk of rows at a time so 1-minute data (a week of minutes per row)
+    fits in memory; chunking must not change a single feature or forecast."""
+    import core.traffic.features as features
+
+    s = load_series(daily_traffic(days=9), "5m")
+    origins = s.y.index[-700:-10]
+    X, target = training_matrix(s.y, s.season)
+    path = recursive_forecast(lambda F: F["ewm_3"].to_numpy() * 1.01, s.y, origins, 4, s.season, s.step)
+    monkeypatch.setattr(features, "CHUNK_BYTES", 1)  # the floor: 256 rows per chunk
+    assert len(features._row_chunks(len(X), features.window_length(s.season))) > 5
+    X_chunked, target_chunked = training_matrix(s.y, s.season)
+    pd.testing.assert_frame_equal(X, X_chunked)
+    pd.testing.assert_series_equal(target, target_chunked)
+    chunked = recursive_forecast(lambda F: F["ewm_3"].to_numpy() * 1.01, s.y, origins, 4, s.season, s.step)
+    np.testing.assert_array_equal(path, chunked)
