@@ -28,6 +28,32 @@ def _x(index: pd.Index | pd.Series) -> np.ndarray:
     return (stamps.tz_localize(None) if stamps.tz is not None else stamps).to_numpy()
 
 
+# A browser draws a line of ~20k points without effort; a year of minutes (500k+) makes the page
+# send tens of megabytes and the chart crawl. Longer series are drawn as min/max per bin.
+MAX_LINE_POINTS = 20_000
+
+
+def decimate(series: pd.Series, max_points: int = MAX_LINE_POINTS) -> tuple[pd.Series, int]:
+    """``series`` thinned for drawing, and how many intervals each bin spans (1 = untouched).
+
+    Each bin keeps its minimum and its maximum, in time order, so bursts and dips stay visible; a
+    bin with no data stays NaN (an outage is still a gap, never a zero)."""
+    n = len(series)
+    if n <= max_points:
+        return series, 1
+    per_bin = int(np.ceil(n / (max_points // 2)))
+    values = np.full(int(np.ceil(n / per_bin)) * per_bin, np.nan)
+    values[:n] = series.to_numpy(dtype=float)
+    rows = values.reshape(-1, per_bin)
+    missing = np.isnan(rows)
+    low = np.where(missing, np.inf, rows).argmin(axis=1)
+    high = np.where(missing, -np.inf, rows).argmax(axis=1)
+    base = np.arange(len(rows)) * per_bin
+    picks = np.unique(np.concatenate([base + low, base + high]))
+    picks = picks[picks < n]
+    return pd.Series(values[picks], index=series.index[picks], name=series.name), per_bin
+
+
 def _colour(i: int) -> str:
     return _PALETTE[i % len(_PALETTE)]
 
@@ -37,13 +63,14 @@ def requests_over_time(y: pd.Series, bursts: pd.Series | None = None, partial: p
     """Counts over time; intervals with no data shaded as outages (never drawn as zero), bursts and partial
     intervals marked, and the file's own marker columns (``flags``, e.g. is_event) where they are set."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=_x(y.index), y=y.to_numpy(), mode="lines", name="requests", line={"width": 1, "color": _colour(0)},
-                             connectgaps=False))
+    line, per_bin = decimate(y)
+    fig.add_trace(go.Scatter(x=_x(line.index), y=line.to_numpy(), mode="lines", name="requests",
+                             line={"width": 1, "color": _colour(0)}, connectgaps=False))
     missing = y.isna()
     if missing.any():
         top = float(np.nanmax(y.to_numpy(dtype=float))) if y.notna().any() else 1.0
         # One filled trace instead of one shape per outage: thousands of gaps stay cheap to draw.
-        shade = pd.Series(np.where(missing, top, np.nan), index=y.index)
+        shade, _ = decimate(pd.Series(np.where(missing, top, np.nan), index=y.index))
         fig.add_trace(go.Scatter(x=_x(shade.index), y=shade.to_numpy(), mode="lines", fill="tozeroy", name="outage (no data)",
                                  line={"width": 0, "shape": "hv"}, fillcolor=OUTAGE_COLOUR, hoverinfo="skip",
                                  connectgaps=False))
@@ -61,7 +88,8 @@ def requests_over_time(y: pd.Series, bursts: pd.Series | None = None, partial: p
             fig.add_trace(go.Scatter(x=_x(marked.index), y=marked.to_numpy(), mode="markers",
                                      name=f"{column} (from the file)",
                                      marker={"symbol": "diamond-open", "size": 9, "color": _colour(i + 3)}))
-    fig.update_layout(title="Requests over time", xaxis_title="local time", yaxis_title=unit,
+    title = "Requests over time" + (f" (each bin of {per_bin} intervals drawn as its min and max)" if per_bin > 1 else "")
+    fig.update_layout(title=title, xaxis_title="local time", yaxis_title=unit,
                       legend={"orientation": "h", "y": -0.2}, hovermode="x unified")
     return fig
 
@@ -79,9 +107,14 @@ def hour_weekday_heatmap(table: pd.DataFrame) -> go.Figure:
 def status_mix(extra: pd.DataFrame, columns: Sequence[str]) -> go.Figure:
     """Status-code counts as a stacked area (share of the total per interval)."""
     fig = go.Figure()
+    # A stacked share needs the same times in every trace: thin by plain averaging over bins.
+    frame = extra[list(columns)]
+    if len(frame) > MAX_LINE_POINTS:
+        per_bin = int(np.ceil(len(frame) / MAX_LINE_POINTS))
+        frame = frame.groupby(np.arange(len(frame)) // per_bin).mean().set_index(frame.index[::per_bin])
     for i, column in enumerate(columns):
-        fig.add_trace(go.Scatter(x=_x(extra.index), y=extra[column].to_numpy(), mode="lines", name=str(column), stackgroup="status",
-                                 groupnorm="percent", line={"width": 0.5, "color": _colour(i)}))
+        fig.add_trace(go.Scatter(x=_x(frame.index), y=frame[column].to_numpy(), mode="lines", name=str(column),
+                                 stackgroup="status", groupnorm="percent", line={"width": 0.5, "color": _colour(i)}))
     fig.update_layout(title="Status-code mix", yaxis_title="% of requests", xaxis_title="local time",
                       legend={"orientation": "h", "y": -0.2})
     return fig
@@ -89,7 +122,8 @@ def status_mix(extra: pd.DataFrame, columns: Sequence[str]) -> go.Figure:
 
 def bytes_over_time(extra: pd.DataFrame, column: str) -> go.Figure:
     """Bytes served per interval, in MB."""
-    fig = go.Figure(go.Scatter(x=_x(extra.index), y=extra[column].to_numpy() / 1e6, mode="lines", name=str(column),
+    served, _ = decimate(extra[column].astype(float) / 1e6)
+    fig = go.Figure(go.Scatter(x=_x(served.index), y=served.to_numpy(), mode="lines", name=str(column),
                                line={"width": 1, "color": _colour(2)}))
     fig.update_layout(title="Bytes served", yaxis_title="MB per interval", xaxis_title="local time")
     return fig

@@ -128,3 +128,20 @@ def test_forward_forecast_has_history_band_and_forecast() -> None:
                             index=index)
     fig = figures.forward_forecast(history, forecast)
     assert _names(fig) == ["history", "q0.9", "0.1–0.9 quantile band", "forecast"]
+
+
+def test_long_series_are_drawn_thinned_but_keep_bursts_and_outages() -> None:
+    index = pd.date_range("2024-01-01", periods=300_000, freq="1min", tz="UTC")
+    values = pd.Series(50.0 + 10 * np.sin(np.arange(len(index)) / 200), index=index)
+    values.iloc[123_457] = 5_000.0  # a one-minute burst
+    values.iloc[200_000:203_000] = np.nan  # a 50-hour outage: 2024-05-18 21:20 to 05-20 23:20
+    fig = figures.requests_over_time(values)
+    line = fig.data[0]
+    assert len(line.y) <= figures.MAX_LINE_POINTS
+    assert np.nanmax(line.y) == 5_000.0  # the burst is still drawn at full height
+    assert np.all(np.diff(line.x.astype("datetime64[ns]").astype(np.int64)) > 0)  # still in time order
+    gap = (line.x > np.datetime64("2024-05-19")) & (line.x < np.datetime64("2024-05-20T23:00"))
+    assert gap.any() and np.isnan(np.asarray(line.y, dtype=float)[gap]).all()  # the outage stays a gap
+    assert "min and max" in fig.layout.title.text
+    short, per_bin = figures.decimate(values.iloc[:1000])
+    assert per_bin == 1 and short.equals(values.iloc[:1000])
