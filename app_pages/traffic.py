@@ -6,7 +6,6 @@ import streamlit as st
 from core.traffic.series import (
     BurstRule,
     bytes_column,
-    detect_bursts,
     flag_columns,
     hour_weekday_table,
     status_columns,
@@ -51,7 +50,7 @@ with overview_tab:
                f"{stats['missing_intervals']:,} with no data (shaded as outages), "
                f"{stats['partial_intervals']:,} partial (only some of their data present: the sum undercounts).")
     rule = BurstRule()
-    bursts = detect_bursts(series.y, rule)
+    bursts = widgets.bursts(loaded.fingerprint, freq, series, rule)
     flags = series.extra[flag_columns(series.extra)]
     st.plotly_chart(figures.requests_over_time(series.y, bursts, series.partial, unit=unit, flags=flags),
                     key="traffic_fig_requests")

@@ -26,7 +26,15 @@ from core.traffic.backtest import BacktestResult, default_test_start, forward_fo
 from core.traffic.models import BASELINES, MODEL_NAMES
 from core.traffic.overview import BUNDLED_FILE, record_backtest
 from core.traffic.planning import FRONTIER_QUANTILES, ScalingStudy, scaling_study
-from core.traffic.series import TrafficSeries, available_frequencies, detect_count_column, load_counts, resample
+from core.traffic.series import (
+    BurstRule,
+    TrafficSeries,
+    available_frequencies,
+    detect_bursts,
+    detect_count_column,
+    load_counts,
+    resample,
+)
 from core.ui.resources import app_settings
 from core.ui.upload import csv_upload
 
@@ -198,6 +206,13 @@ def granularity(loaded: LoadedTraffic) -> str | None:
 @st.cache_data(show_spinner="Resampling…", max_entries=16)
 def _series(fingerprint: str, freq: str, _loaded: LoadedTraffic) -> TrafficSeries:
     return resample(_loaded.counts, _loaded.extra, freq, source=_loaded.name, notes=_loaded.notes)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def bursts(fingerprint: str, freq: str, _series: TrafficSeries, rule: BurstRule) -> pd.Series:
+    """The burst flags of a series, computed once per data, granularity and rule (a rolling
+    median over a year of minutes takes a noticeable part of a second on every rerun)."""
+    return detect_bursts(_series.y, rule)
 
 
 def traffic_series(loaded: LoadedTraffic, freq: str) -> TrafficSeries | None:
@@ -475,7 +490,7 @@ def recommendation(fwd: pd.DataFrame, current_servers: int, params: ScalingParam
         return None
 
 
-__all__ = ["DEFAULTS", "HELP", "LEADERBOARD_FORMATS", "POLICY_FORMATS", "PARAM_FIELDS", "SCENARIO", "BacktestSettings", "LoadedTraffic", "RawData",
-           "backtest", "backtest_settings", "chart_models", "column_picker", "data_source", "forward", "forward_models",
+__all__ = ["DEFAULTS", "HELP", "LEADERBOARD_FORMATS", "POLICY_FORMATS", "PARAM_FIELDS", "SCENARIO", "BacktestSettings",
+           "LoadedTraffic", "RawData", "backtest", "backtest_settings", "bursts", "chart_models", "column_picker", "data_source", "forward", "forward_models",
            "forward_steps", "forward_table", "granularity", "leaderboard_table", "load_traffic", "policy_form",
            "policy_table", "recommendation", "scaling_params", "study", "traffic_series"]
