@@ -263,7 +263,7 @@ def prepare_runs(
             continue
         values, bad = parser(df[column])
         out[target] = values
-        what = "a duration (HH:MM:SS, MM:SS.ss, D-HH:MM:SS or seconds)" if role != "memory" else (
+        what = "a duration (HH:MM:SS, MM:SS.ss, D-HH:MM:SS, 1h 2m 3s or seconds)" if role != "memory" else (
             "a memory size (e.g. 512.3M, 2GiB, or a plain number)")
         reject(bad, column, f"not {what}")
         if role in ("runtime", "memory"):

@@ -1,7 +1,8 @@
 """Parsers and formatters for job runtimes and memory sizes.
 
 Runtime accepts ``HH:MM:SS`` (hours may exceed 23), ``MM:SS(.ss)``, ``D-HH:MM:SS``
-(Slurm style) and plain seconds. Memory accepts a number with a K/M/G/T unit, with or
+(Slurm style), ``3 days, 02:03:04`` (Python and pandas timedeltas as text), numbers with
+units (``62.5s``, ``1h 2m 3s``, ``5 min``, ``250ms``) and plain seconds. Memory accepts a number with a K/M/G/T unit, with or
 without ``B``/``iB`` (all binary multiples, as schedulers such as Slurm count them), or a
 plain number in a unit the user chooses. Results are in seconds and MB.
 
@@ -29,6 +30,16 @@ _HMS = re.compile(rf"^(\d+):(\d{{2}}):({_NUMBER})$")
 _DHMS = re.compile(rf"^(\d+)-(\d{{1,2}}):(\d{{2}}):({_NUMBER})$")
 _MS = re.compile(rf"^(\d+):({_NUMBER})$")
 _PLAIN = re.compile(rf"^{_NUMBER}(?:[eE][+-]?\d+)?$")
+_DAYS_HMS = re.compile(rf"^(\d+) days?,? (\d+):(\d{{2}}):({_NUMBER})$")
+# Longer unit names first, so "ms" and "min" are not read as "m".
+_DURATION_UNITS = {"ms": 0.001, "msec": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+                   "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+                   "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+                   "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
+                   "d": 86400.0, "day": 86400.0, "days": 86400.0}
+_UNIT = "|".join(sorted(_DURATION_UNITS, key=len, reverse=True))
+_DURATION_PART = re.compile(rf"({_NUMBER})\s*({_UNIT})(?![a-z])")
+_DURATION = re.compile(rf"^(?:{_NUMBER}\s*(?:{_UNIT})(?![a-z])[\s,]*)+$")
 _MEMORY = re.compile(rf"^({_NUMBER})\s*([KMGTkmgt])?(?:i?[Bb])?$")
 _BYTES = re.compile(rf"^({_NUMBER})\s*[Bb]$")
 
@@ -49,7 +60,7 @@ def _runtime_seconds(value: object) -> float | None:
     text = str(value).strip()
     if _PLAIN.match(text):
         return float(text)
-    match = _DHMS.match(text)
+    match = _DHMS.match(text) or _DAYS_HMS.match(text)
     if match:
         days, hours, minutes, seconds = int(match[1]), int(match[2]), int(match[3]), float(match[4])
         if hours >= 24 or minutes >= 60 or seconds >= 60:
@@ -67,6 +78,13 @@ def _runtime_seconds(value: object) -> float | None:
         if seconds >= 60:
             return None
         return minutes * 60 + seconds
+    lowered = text.lower()
+    if _DURATION.match(lowered):
+        parts = _DURATION_PART.findall(lowered)
+        units = [unit for _, unit in parts]
+        # Each unit once ("1h 1h" is a typo, not two hours).
+        if len({_DURATION_UNITS[u] for u in units}) == len(units):
+            return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
     return None
 
 

@@ -28,7 +28,7 @@ from core.ui.upload import csv_upload
 TRAIN_CONFIG = TrainConfig()
 ROLE_HELP = {
     "block": "design / block name", "stage": "flow stage", "runtime": "wall time (HH:MM:SS, MM:SS.ss, "
-    "D-HH:MM:SS or seconds)", "memory": "peak memory (512.3M, 2GiB, or a plain number)",
+    "D-HH:MM:SS, 1h 2m 3s or seconds)", "memory": "peak memory (512.3M, 2GiB, or a plain number)",
     "cpu_time": "CPU time (optional; its history is a feature)", "run_date": "when the run started",
     "platform": "process platform / PDK (optional key)", "run_id": "run identifier (optional)",
 }

@@ -17,6 +17,10 @@ from core.jobs.parsing import format_memory, format_runtime, parse_memory, parse
         ("00:00:16", 16), ("01:25:38", 5138), ("25:00:00", 90000), ("12:30.5", 750.5), ("00:07.25", 7.25),
         ("1-02:03:04", 93784), ("0-00:00:01", 1), ("42", 42), ("3.5", 3.5), (" 00:01:00 ", 60),
         ("01:02:03.5", 3723.5),
+        # Units, as tools and scripts print them, and Python/pandas timedeltas written as text.
+        ("62.5s", 62.5), ("1h2m3s", 3723), ("1h 2m 3s", 3723), ("5 min", 300), ("250ms", 0.25),
+        ("2 hours 30 minutes", 9000), ("1.5h", 5400), ("3 days, 2:03:04", 266584),
+        ("0 days 00:01:02.500000", 62.5), ("1 day, 0:00:00", 86400),
     ],
 )
 def test_runtime_formats(text: str, seconds: float) -> None:
@@ -25,7 +29,8 @@ def test_runtime_formats(text: str, seconds: float) -> None:
     assert values.iloc[0] == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["25:61:00", "-1", "abc", "10:00:60", "1-25:00:00", "1:2:3", "12,301.5", "5 min"])
+@pytest.mark.parametrize("text", ["25:61:00", "-1", "abc", "10:00:60", "1-25:00:00", "1:2:3", "12,301.5", "1h 1h",
+                                  "5 mins ago", "3 days, 25:00:00", "-5s"])
 def test_malformed_runtime_is_bad(text: str) -> None:
     values, bad = parse_runtime(pd.Series(["00:00:01", text]))
     assert bad.tolist() == [False, True]
