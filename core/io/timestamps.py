@@ -27,6 +27,9 @@ TIME_COLUMN_NAMES = ("timestamp", "ts", "time", "datetime", "date_time", "date",
 _OFFSET = re.compile(r"([+-]\d{2}:?\d{2}|Z)$")
 _DAY_FIRST = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2}|[A-Za-z]{3,9})[-/.](\d{2,4})")
 _EPOCH_MIN, _EPOCH_MAX_S, _EPOCH_MAX_MS = 1e8, 1e11, 1e14
+_EPOCH_LATEST = pd.Timestamp("2200-01-01", tz="UTC")
+# Apache/NCSA common log format, as in the NASA logs: 01/Jul/1995:00:00:01 -0400.
+_CLF = re.compile(r"^(\d{1,2}/[A-Za-z]{3}/\d{4}):(\d{1,2}:\d{2})")
 
 
 def detect_time_column(df: pd.DataFrame) -> str | None:
@@ -62,16 +65,36 @@ def _epoch(values: pd.Series) -> pd.Series | None:
     unit = "s" if top < _EPOCH_MAX_S else "ms" if top < _EPOCH_MAX_MS else None
     if unit is None:
         return None
-    return pd.to_datetime(numbers, unit=unit, utc=True)
+    parsed = pd.to_datetime(numbers, unit=unit, utc=True)
+    # Digits like 19950701000001 are a compact date, not milliseconds since 1970 (year 2602).
+    return parsed if parsed.max() < _EPOCH_LATEST else None
+
+
+_COMPACT_FORMATS = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 8: "%Y%m%d"}
+
+
+def _compact(text: pd.Series) -> pd.Series | None:
+    """``YYYYMMDD[HHMM[SS]]`` digits, all of one length; None when they are not."""
+    lengths = text.str.len().unique()
+    if len(lengths) != 1 or int(lengths[0]) not in _COMPACT_FORMATS or not text.str.isdigit().all():
+        return None
+    parsed = pd.to_datetime(text, format=_COMPACT_FORMATS[int(lengths[0])], errors="coerce")
+    return None if parsed.isna().any() else parsed
 
 
 def _looks_day_first(text: pd.Series) -> bool:
-    sample = text.head(500)
-    matches = sample.str.extract(_DAY_FIRST.pattern)
+    """Whether dd/mm dates are day-first, judged on every distinct date in the column (not a
+    sample: US data whose days reach 13 only in its second week would be read both ways).
+    A field above 12 or a month name settles it; when every date is ambiguous, a 4-digit year
+    at the end is read day-first (dd/mm/yyyy)."""
+    dates = pd.Series(text.str.slice(0, 12).unique())
+    matches = dates.str.extract(_DAY_FIRST.pattern)
     if matches[0].isna().all():
         return False
     first = pd.to_numeric(matches[0], errors="coerce")
     second = matches[1]
+    if (pd.to_numeric(second, errors="coerce") > 12).any():
+        return False  # mm/dd: a second field of 13+ can only be a day
     month_name = second.str.isalpha().fillna(False).astype(bool)
     return bool((first > 12).any() or month_name.any() or matches[2].str.len().eq(4).all())
 
@@ -94,10 +117,17 @@ def parse_timestamps(values: pd.Series, *, column: str = "timestamp", file: str 
     if values.isna().any():
         first = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise InputError("timestamp is empty", file=file, column=column, row=first + 2)
+    text = values.astype(str).str.strip()
+    # Compact dates before epochs: 199507010000 is 1995-07-01 00:00, not 1976 in milliseconds;
+    # a real epoch almost never reads as a valid date in every row (804571201000: month 71).
+    compact = _compact(text)
+    if compact is not None:
+        return compact.rename(values.name)
     epoch = _epoch(values)
     if epoch is not None:
         return pd.Series(epoch.to_numpy(), index=values.index, name=values.name)
-    text = values.astype(str).str.strip()
+    if _CLF.match(text.iloc[0]):
+        text = text.str.replace(_CLF, r"\1 \2", n=1, regex=True)
     day_first = _looks_day_first(text)
     if not day_first:
         fast = _uniform_iso(text)

@@ -48,3 +48,25 @@ def test_detect_time_column_by_name_and_content() -> None:
     assert detect_time_column(pd.DataFrame({"value": [1], "Timestamp": ["2020-01-01"]})) == "Timestamp"
     assert detect_time_column(pd.DataFrame({"when_it_was": ["2020-01-01 00:00"], "v": [1.0]})) == "when_it_was"
     assert detect_time_column(pd.DataFrame({"v": [1.0]})) is None
+
+
+def test_web_server_log_time_as_in_the_nasa_logs() -> None:
+    parsed = parse_timestamps(pd.Series(["01/Jul/1995:00:00:01 -0400", "13/Jul/1995:23:59:59 -0400"]))
+    assert [str(t) for t in parsed] == ["1995-07-01 00:00:01-04:00", "1995-07-13 23:59:59-04:00"]
+
+
+def test_month_first_dates_are_read_one_way_even_when_days_pass_12_late() -> None:
+    """US dates whose day reaches 13 only after many rows: every row is month-first, not only
+    those that cannot be read day-first."""
+    text = ["07/01/1995 00:00"] * 600 + ["07/13/1995 00:05"]
+    parsed = parse_timestamps(pd.Series(text))
+    assert str(parsed.iloc[0]) == "1995-07-01 00:00:00" and str(parsed.iloc[-1]) == "1995-07-13 00:05:00"
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (["199507010000", "199507010005"], "1995-07-01 00:05:00"),  # compact minutes, not 1976 in ms
+    (["19950701000001", "19950701000501"], "1995-07-01 00:05:01"),
+    (["804571201000", "804571501000"], "1995-07-01 04:05:01+00:00"),  # a real epoch in ms stays one
+])
+def test_compact_digits_and_epochs_are_told_apart(values: list[str], expected: str) -> None:
+    assert str(parse_timestamps(pd.Series(values)).iloc[-1]) == expected
