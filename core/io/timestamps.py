@@ -45,12 +45,10 @@ def detect_time_column(df: pd.DataFrame) -> str | None:
         sample = df[column].dropna().head(20)
         if sample.empty or pd.api.types.is_numeric_dtype(sample):
             continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pd.to_datetime(sample.astype(str), format="mixed")
+        try:  # the same parser the data will meet, so every form it reads is detected too
+            parse_timestamps(sample.reset_index(drop=True), column=str(column))
             return column
-        except (ValueError, TypeError):
+        except InputError:
             continue
     return None
 

@@ -70,3 +70,9 @@ def test_month_first_dates_are_read_one_way_even_when_days_pass_12_late() -> Non
 ])
 def test_compact_digits_and_epochs_are_told_apart(values: list[str], expected: str) -> None:
     assert str(parse_timestamps(pd.Series(values)).iloc[-1]) == expected
+
+
+def test_a_log_time_column_with_an_unusual_name_is_detected_by_its_content() -> None:
+    frame = pd.DataFrame({"host": ["a", "b"], "when_it_was": ["01/Jul/1995:00:00:01 -0400", "01/Jul/1995:00:05:01 -0400"],
+                          "hits": [1, 2]})
+    assert detect_time_column(frame) == "when_it_was"
