@@ -11,7 +11,7 @@ from core.storage import create_db_engine
 from core.ui import jobs_figures as figures
 from core.ui import jobs_widgets as widgets
 from core.ui.downloads import download_table
-from core.ui.format import JOB_SCORE_FORMATS, number, show_table
+from core.ui.format import number, show_table
 from core.ui.resources import get_registry
 
 st.title("Job Runtime & Memory")
@@ -66,10 +66,10 @@ else:
         cols[2 * i].metric(f"{target} R² (log)", number(mine["r2_log"], ".3f"),
                            f"{gain:+.3f} vs baseline" if pd.notna(gain) else None)
         cols[2 * i + 1].metric(f"{target} calibration factor", number(mine["calibration"], ".2f"))
-    show_table(widgets.scores_table(result.scores), JOB_SCORE_FORMATS)
+    show_table(widgets.scores_table(result.scores), widgets.SCORE_FORMATS)
     download_table(result.scores, "jobs_scores.csv", key="dl-scores")
     with st.expander("Scores per stage"):
-        show_table(result.stage_scores, JOB_SCORE_FORMATS)
+        show_table(result.stage_scores, widgets.SCORE_FORMATS)
         download_table(result.stage_scores, "jobs_stage_scores.csv", key="dl-stage-scores")
     download_table(result.predictions, "jobs_validation_predictions.csv", key="dl-validation")
     fit_tab, stage_tab, safety_tab = st.tabs(["Predicted vs actual", "Error by stage", "Cost of safety"])
@@ -79,7 +79,7 @@ else:
     curve = under_prediction_curve(result.predictions)
     safety_tab.plotly_chart(figures.cost_of_safety(curve, "memory"), key="safety")
     with safety_tab:
-        show_table(curve, JOB_SCORE_FORMATS)
+        show_table(curve, widgets.SCORE_FORMATS)
 
 st.header("3. Models")
 registry = get_registry()
@@ -88,7 +88,7 @@ table = compare_records(records)
 if table.empty:
     st.info("No jobs model in the registry yet: train one above.")
     st.stop()
-show_table(table, {f"{t}_{k}": v for t in ("runtime", "memory") for k, v in JOB_SCORE_FORMATS.items()})
+show_table(table, widgets.MODEL_TABLE_FORMATS)
 download_table(table, "jobs_models.csv", key="dl-models")
 ids = table["model_id"].tolist()
 algorithm_of = {r.model_id: r.algorithm for r in records}
@@ -100,9 +100,7 @@ if st.button("Deploy this model", key="jobs-deploy"):
     st.success(f"{model_id} is the deployed jobs model.")
 compare = st.multiselect("Compare models", ids, max_selections=2, key="jobs-compare")
 if len(compare) == 2:
-    # Transposed, each column mixes types: text with four significant digits reads best.
-    pair = table.set_index("model_id").loc[compare].map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v))
-    st.dataframe(pair.T, key="jobs-compare-table")
+    st.dataframe(widgets.comparison_table(table, compare), key="jobs-compare-table")
 try:
     model = widgets.load_model(model_id)
 except HeadroomError as exc:

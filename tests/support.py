@@ -186,6 +186,13 @@ def wait_for_app_idle(page, timeout_ms: int = 120_000) -> None:  # type: ignore[
     page.wait_for_timeout(500)
 
 
+def open_page(page, url: str, heading: str) -> None:  # type: ignore[no-untyped-def]
+    """Load ``url``, wait for the script run to finish and for the page's ``heading`` to show."""
+    page.goto(url)
+    wait_for_app_idle(page)
+    page.get_by_role("heading", name=heading).first.wait_for()
+
+
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -46,23 +46,29 @@ def detect_device_column(frame: pd.DataFrame, time_col: str) -> str | None:
     duplicated = frame.duplicated([time_col]).mean()
     if duplicated == 0:
         return None
+
+    def hinted(column: str) -> bool:
+        return any(hint in str(column).lower() for hint in DEVICE_HINTS)
+
     best, best_share = None, duplicated / 2
-    for column in frame.columns:
-        if column == time_col:
-            continue
-        hinted = any(hint in str(column).lower() for hint in DEVICE_HINTS)
+    # Name-hinted columns first: on a tie the strict "<" keeps them.
+    for column in sorted((c for c in frame.columns if c != time_col), key=lambda c: not hinted(c)):
         distinct = frame[column].nunique(dropna=True)
-        if not 2 <= distinct <= max(2, len(frame) // 2) or (_is_numeric(frame, column) and not hinted):
+        if not 2 <= distinct <= max(2, len(frame) // 2) or (_is_numeric(frame, column) and not hinted(column)):
             continue
         share = frame.duplicated([time_col, column]).mean()
-        if share < best_share or (share == best_share and best is not None and hinted):
+        if share < best_share:
             best, best_share = column, share
     return best
 
 
+def _numeric_columns(frame: pd.DataFrame, exclude: tuple[str | None, ...]) -> list[str]:
+    return [c for c in frame.columns if c not in exclude and _is_numeric(frame, c)]
+
+
 def detect_value_column(frame: pd.DataFrame, exclude: tuple[str | None, ...]) -> str | None:
     """The one numeric column left, or None when there is none or several."""
-    numeric = [c for c in frame.columns if c not in exclude and _is_numeric(frame, c)]
+    numeric = _numeric_columns(frame, exclude)
     return numeric[0] if len(numeric) == 1 else None
 
 
@@ -105,11 +111,11 @@ def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_
         if device_col is not None:
             notes.append(f"timestamps repeat across the values of '{device_col}', so each is read as its own meter")
     if value_col is None:
-        value_col = detect_value_column(frame, (time_col, device_col))
-        if value_col is None:
-            numeric = [c for c in frame.columns if c not in (time_col, device_col) and _is_numeric(frame, c)]
+        numeric = _numeric_columns(frame, (time_col, device_col))
+        if len(numeric) != 1:
             raise InputError(f"cannot tell which column is the load (numeric: {', '.join(map(str, numeric)) or 'none'});"
                              " use --value-col", file=file)
+        value_col = numeric[0]
     values = require_numeric(frame, value_col, file=file)
     negative = np.flatnonzero((values < 0).to_numpy())
     if negative.size:

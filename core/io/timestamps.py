@@ -64,7 +64,7 @@ def _epoch(values: pd.Series) -> pd.Series | None:
     if unit is None:
         return None
     parsed = pd.to_datetime(numbers, unit=unit, utc=True)
-    # Digits like 19950701000001 are a compact date, not milliseconds since 1970 (year 2602).
+    # A "date" centuries ahead means the digits were never an epoch (compact dates are tried first).
     return parsed if parsed.max() < _EPOCH_LATEST else None
 
 

@@ -161,10 +161,6 @@ class PreparedRuns:
     mapping: ColumnMapping
     memory_unit: str = DEFAULT_MEMORY_UNIT
 
-    def exclusion_note(self) -> str:
-        """" (N rows excluded; first: row R, column 'C': reason)", or "" when none were."""
-        return exclusion_note(self.rejected)
-
     @property
     def feature_columns(self) -> list[str]:
         return list(self.mapping.features)
@@ -176,7 +172,8 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def exclusion_note(rejected: pd.DataFrame, *, count: bool = True) -> str:
-    """Where a user should look first when rows were excluded, for error messages."""
+    """Where a user should look first when rows were excluded, for error messages:
+    " (N rows excluded; first: row R, column 'C': reason)", or "" when none were."""
     if rejected.empty:
         return ""
     first = rejected.sort_values("row", kind="stable").iloc[0]

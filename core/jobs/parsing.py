@@ -2,9 +2,10 @@
 
 Runtime accepts ``HH:MM:SS`` (hours may exceed 23), ``MM:SS(.ss)``, ``D-HH:MM:SS``
 (Slurm style), ``3 days, 02:03:04`` (Python and pandas timedeltas as text), numbers with
-units (``62.5s``, ``1h 2m 3s``, ``5 min``, ``250ms``) and plain seconds. Memory accepts a number with a K/M/G/T unit, with or
-without ``B``/``iB`` (all binary multiples, as schedulers such as Slurm count them), or a
-plain number in a unit the user chooses. Results are in seconds and MB.
+units (``62.5s``, ``1h 2m 3s``, ``5 min``, ``250ms``) and plain seconds. Memory accepts a
+number with a K/M/G/T unit, with or without ``B``/``iB`` (all binary multiples, as schedulers
+such as Slurm count them), or a plain number in a unit the user chooses. Results are in
+seconds and MB.
 
 Every parser returns ``(values, bad)``: ``bad`` marks cells that are present but not a
 valid value (they are reported and excluded, never guessed); missing cells are NaN

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.jobs.columns import PreparedRuns
+from core.jobs.columns import PreparedRuns, exclusion_note
 from core.jobs.estimators import ALGORITHMS, DenseNetRegressor, EnsembleRegressor, design_matrix
 from core.jobs.evaluation import (
     DEFAULT_QUANTILE,
@@ -304,7 +304,7 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
     runs = sorted_runs(prepared)
     if len(runs) < 20:
         raise InputError(f"only {len(runs)} usable run(s): at least 20 are needed to train and validate"
-                         f"{prepared.exclusion_note()}")
+                         f"{exclusion_note(prepared.rejected)}")
     dates = runs["run_date"]
     if config.test_start is not None:
         cut = pd.Timestamp(config.test_start)

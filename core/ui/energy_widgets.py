@@ -226,13 +226,16 @@ def metered_backtest() -> None:
         return
     columns = list(frame.columns)
     guessed_time, guessed_value, guessed_device = guess_columns(frame)
+    meters = [None, *columns]
+
+    def position(options: list, guess: str | None, fallback: int) -> int:
+        return options.index(guess) if guess is not None and guess in options else fallback
+
     c = st.columns(4)
-    time_col = c[0].selectbox("Time column", columns, key="energy-bt-time",
-                              index=columns.index(guessed_time) if guessed_time in columns else 0)
+    time_col = c[0].selectbox("Time column", columns, key="energy-bt-time", index=position(columns, guessed_time, 0))
     value_col = c[1].selectbox("Load column", columns, key="energy-bt-value",
-                               index=columns.index(guessed_value) if guessed_value in columns else min(1, len(columns) - 1))
-    device_col = c[2].selectbox("Meter column", [None, *columns], key="energy-bt-device",
-                                index=columns.index(guessed_device) + 1 if guessed_device in columns else 0,
+                               index=position(columns, guessed_value, min(1, len(columns) - 1)))
+    device_col = c[2].selectbox("Meter column", meters, key="energy-bt-device", index=position(meters, guessed_device, 0),
                                 format_func=lambda v: "(one meter)" if v is None else v,
                                 help="Detected when timestamps repeat across a column's values: several meters' "
                                      "readings of one hour are never averaged together.")

@@ -36,12 +36,3 @@ def show_table(frame: pd.DataFrame, formats: dict[str, str] | None = None, defau
     """``st.dataframe`` without the index, floats at ``default`` unless ``formats`` says otherwise."""
     st.dataframe(frame, hide_index=True, column_config=column_formats(frame, formats, default), **kwargs)
 
-
-# Score columns shared by the tables: rates as percentages, ratios with a "×".
-JOB_SCORE_FORMATS = {
-    **{name: "%.3f" for name in ("R² (log)", "R²", "r2_log", "r2")},
-    **{name: "percent" for name in ("MAPE", "mape", "under_rate")},
-    **{f"under_q{q}": "percent" for q in (90, 95, 99)},
-    **{f"over_q{q}": "%.2f×" for q in (90, 95, 99)},
-    "over_provision": "%.2f×", "calibration": "%.2f×", "quantile": "percent", "MAE": "%.1f", "mae": "%.1f",
-}

@@ -187,6 +187,25 @@ def quantile_select(*, key: str) -> float:
                             format_func=lambda q: f"{q:.0%}", key=key)
 
 
+# Score columns of the jobs tables: rates as percentages, ratios with a "×".
+SCORE_FORMATS = {
+    **{name: "%.3f" for name in ("R² (log)", "R²", "r2_log", "r2")},
+    **{name: "percent" for name in ("MAPE", "mape", "under_rate")},
+    **{f"under_q{q}": "percent" for q in (90, 95, 99)},
+    **{f"over_q{q}": "%.2f×" for q in (90, 95, 99)},
+    "over_provision": "%.2f×", "calibration": "%.2f×", "quantile": "percent", "MAE": "%.1f", "mae": "%.1f",
+}
+# The model registry table prefixes each score with its target.
+MODEL_TABLE_FORMATS = {f"{target}_{name}": spec for target in ("runtime", "memory") for name, spec in SCORE_FORMATS.items()}
+
+
+def comparison_table(models: pd.DataFrame, model_ids: list[str]) -> pd.DataFrame:
+    """Two models' registry rows side by side (one column per model). Transposed, each column
+    mixes types, so every value is text, numbers at four significant digits."""
+    chosen = models.set_index("model_id").loc[model_ids]
+    return chosen.map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)).T
+
+
 def scores_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Scores with readable column names, baseline first."""
     order = {"history-baseline": 0}
@@ -196,5 +215,5 @@ def scores_table(scores: pd.DataFrame) -> pd.DataFrame:
                                  "calibration": "calibration", "n": "runs"})
 
 
-__all__ = ["DbSource", "column_mapping", "database_source", "database_url_input", "prepared_runs",
+__all__ = ["MODEL_TABLE_FORMATS", "SCORE_FORMATS", "DbSource", "comparison_table", "column_mapping", "database_source", "database_url_input", "prepared_runs",
            "quantile_select", "scores_table", "source_frame", "train_button", "bundled_runs", "load_model"]

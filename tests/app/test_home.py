@@ -7,7 +7,7 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import ROOT, screenshot, wait_for_app_idle
+from tests.support import ROOT, open_page, screenshot, wait_for_app_idle
 
 
 def _home() -> AppTest:
@@ -50,9 +50,7 @@ def test_home_does_not_import_tensorflow() -> None:
 @pytest.mark.browser
 def test_home_in_chromium(app_server: str, browser_page) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
-    page.goto(app_server)
-    wait_for_app_idle(page)
-    page.get_by_role("heading", name="Headroom").first.wait_for()
+    open_page(page, app_server, "Headroom")
     assert page.title() == "Headroom"
     assert page.get_by_text("Bundled data sets").count() == 1
     assert page.get_by_text("Storage", exact=True).count() == 1

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import screenshot, wait_for_app_idle
+from tests.support import open_page, screenshot
 
 
 @pytest.mark.browser
 def test_energy_page_in_chromium(app_server: str, browser_page) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
-    page.goto(f"{app_server}/energy")
-    wait_for_app_idle(page)
-    page.get_by_role("heading", name="Energy Device Health").first.wait_for()
+    open_page(page, f"{app_server}/energy", "Energy Device Health")
     page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # 24 h + next hour chart, health grid
     assert page.get_by_text("Model health per device and UTC day").count() >= 1

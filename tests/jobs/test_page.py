@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.jobs.training import TrainConfig
-from tests.support import ROOT, screenshot, wait_for_app_idle
+from tests.support import ROOT, open_page, screenshot
 
 PAGE = str(ROOT / "app_pages" / "jobs.py")
 
@@ -78,9 +78,7 @@ def test_bad_upload_shows_an_error(fast_training) -> None:  # type: ignore[no-un
 @pytest.mark.browser
 def test_jobs_page_in_chromium(app_server: str, browser_page) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
-    page.goto(f"{app_server}/jobs")
-    wait_for_app_idle(page)
-    page.get_by_role("heading", name="Job Runtime & Memory").first.wait_for()
+    open_page(page, f"{app_server}/jobs", "Job Runtime & Memory")
     assert page.get_by_text("usable runs").count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "jobs")

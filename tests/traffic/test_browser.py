@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import screenshot, wait_for_app_idle
+from tests.support import open_page, screenshot, wait_for_app_idle
 from tests.traffic.test_page import reference_csv
 
 
@@ -22,9 +22,7 @@ def _tall_screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.browser
 def test_traffic_page_in_chromium(app_server: str, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
-    page.goto(f"{app_server}/traffic")
-    wait_for_app_idle(page)
-    page.get_by_role("heading", name="Traffic & Autoscaling").first.wait_for()
+    open_page(page, f"{app_server}/traffic", "Traffic & Autoscaling")
     assert page.get_by_text("Busiest hour").count() >= 1  # the bundled NASA data opens by default
     assert page.locator('[data-testid="stException"]').count() == 0
 
