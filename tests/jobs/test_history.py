@@ -126,3 +126,48 @@ def test_design_matrix_marks_sub_steps() -> None:
     assert X["stage_family"].tolist() == ["floorplan", "floorplan"]
     assert X["stage_is_substep"].tolist() == [0.0, 1.0]
     assert {"runtime_prior", "memory_prior", "runtime_prior_level"} <= set(X.columns)
+
+
+def test_a_sub_step_seen_on_another_block_comes_before_this_blocks_family() -> None:
+    runs = pd.concat([
+        _runs([100, 200], ["2024-01-01", "2024-01-02"], stage="floorplan"),
+        _runs([3], ["2024-01-03"], stage="floorplan_tap").assign(block="other"),
+        _runs([4], ["2024-01-04"], stage="floorplan_tap"),
+    ], ignore_index=True)
+    features = history_features(runs)
+    # Block b's first floorplan_tap: the same sub-step on block "other" says more than b's whole floorplan.
+    assert features["runtime_prior_level"].iloc[3] == PRIOR_LEVELS.index("pst")
+    assert features["runtime_prior"].iloc[3] == pytest.approx(to_log([3])[0])
+
+
+def test_block_offset_shifts_the_stage_level_by_how_this_block_compares() -> None:
+    # Block "big" runs synth at 4x the small block's; its first place run should start 4x higher too.
+    runs = pd.concat([
+        _runs([10], ["2024-01-01"], stage="synth").assign(block="small"),
+        _runs([20], ["2024-01-01"], stage="place").assign(block="small"),
+        _runs([40], ["2024-01-02"], stage="synth").assign(block="big"),
+        _runs([80], ["2024-01-03"], stage="place").assign(block="big"),
+    ], ignore_index=True)
+    features = history_features(runs)
+    offset = to_log([40])[0] - to_log([10])[0]
+    assert features["runtime_block_offset"].iloc[3] == pytest.approx(offset)
+    assert features["runtime_pstage_adj"].iloc[3] == pytest.approx(to_log([20])[0] + offset)
+    assert np.isnan(features["runtime_block_offset"].iloc[2])  # "big" had no earlier run
+    assert features["runtime_pstage_adj"].iloc[2] == pytest.approx(to_log([10])[0])
+
+
+def test_drift_counts_other_blocks_changes_since_this_block_last_ran() -> None:
+    # Both blocks run place at 10 s; then a tool release: block "a" reruns at 40 s. Block "b" has not
+    # rerun since: its drift is a's change (shrunk as n / (n + 1)), and only runs after b's last one count.
+    runs = pd.concat([
+        _runs([10, 10], ["2024-01-01", "2024-01-02"]).assign(block="a"),
+        _runs([10], ["2024-01-03"]).assign(block="b"),
+        _runs([40], ["2024-01-04"]).assign(block="a"),
+        _runs([np.nan], ["2024-01-05"]).assign(block="b"),
+    ], ignore_index=True)
+    features = history_features(runs)
+    change = to_log([40])[0] - to_log([10])[0]
+    assert features["runtime_drift_n"].iloc[4] == 1
+    assert features["runtime_drift"].iloc[4] == pytest.approx(change / 2)
+    # Block b's own run on 01-03 saw a's 01-02 rerun, which had not changed: no drift.
+    assert features["runtime_drift"].iloc[2] == pytest.approx(0.0)
