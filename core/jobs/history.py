@@ -98,7 +98,7 @@ def _past_stats(pool: pd.DataFrame, queries: pd.DataFrame, level: tuple[str, ...
                 *, need: tuple[str, ...] = ROLLING_STATS, cache: StatsCache | None = None) -> pd.DataFrame:
     """For each query row, stats of ``value`` over pool rows of the same key with an earlier date.
 
-    ``need`` limits the rolling statistics computed (the grouped rolling median is the slow part);
+    ``need`` limits the statistics computed (the grouped expanding median is the slow part);
     ``cache`` shares results between the callers of one ``history_features`` call."""
     key = (level, value, need)
     if cache is not None and key in cache:
