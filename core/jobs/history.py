@@ -76,6 +76,13 @@ StatsCache = dict[tuple, pd.DataFrame]
 ROLLING_STATS = ("med3", "mean10", "median")
 
 
+def _keyed(frame: pd.DataFrame, level: tuple[str, ...]) -> pd.Series:
+    """The key of each row at ``level`` (the stage family is derived from the stage when asked for)."""
+    if "stage_family" in level:
+        frame = frame.assign(stage_family=stage_family(frame["stage"]))
+    return _key(frame, level)
+
+
 def _rolling_mean(values: np.ndarray, position: np.ndarray, window: int) -> np.ndarray:
     """Mean of each row and up to ``window - 1`` rows before it in its group, for rows sorted by
     group (``position`` = index within the group): prefix sums, far faster than a grouped rolling."""
@@ -104,10 +111,7 @@ def _past_stats(pool: pd.DataFrame, queries: pd.DataFrame, level: tuple[str, ...
     if cache is not None and key in cache:
         return cache[key]
     known = pool[pool[value].notna()].copy()
-    if "stage_family" in level:
-        known["stage_family"] = stage_family(known["stage"])
-        queries = queries.assign(stage_family=stage_family(queries["stage"]))
-    known["_key"] = _key(known, level)
+    known["_key"] = _keyed(known, level)
     known["_v"] = to_log(known[value])
     known = known.sort_values(["_key", "run_date"], kind="stable")
     grouped = known.groupby("_key", sort=False)["_v"]
@@ -125,7 +129,7 @@ def _past_stats(pool: pd.DataFrame, queries: pd.DataFrame, level: tuple[str, ...
         **{name: rolling[name]() for name in need},
         "count": (grouped.cumcount() + 1).to_numpy(dtype=float),
     }).sort_values("run_date", kind="stable")
-    q = pd.DataFrame({"_key": _key(queries, level).to_numpy(), "run_date": queries["run_date"].to_numpy(),
+    q = pd.DataFrame({"_key": _keyed(queries, level).to_numpy(), "run_date": queries["run_date"].to_numpy(),
                       "_pos": np.arange(len(queries))}).sort_values("run_date", kind="stable")
     merged = pd.merge_asof(q, stats, on="run_date", by="_key", allow_exact_matches=False, direction="backward")
     merged = merged.sort_values("_pos")
@@ -158,8 +162,9 @@ def _prior(pool: pd.DataFrame, queries: pd.DataFrame, column: str, grp: pd.DataF
     """A prior for every run from the most specific history that has one (see ``PRIOR_LEVELS``):
     the last-3 median of the block+stage, else the recent mean of the stage on the platform, of the
     block's runs of the same stage family, the stage median, the family on the platform, the family,
-    the block's other stages, and finally all earlier runs. New sub-steps of a known step
-    (``floorplan_tap`` after ``floorplan``) start from their family rather than from the global median."""
+    the block's other stages, and finally all earlier runs. A new sub-step of a known step
+    (``floorplan_tap`` after ``floorplan``) starts from the same sub-step on other blocks, else from
+    its family, rather than from the global median."""
     candidates = {
         "grp": grp["med3"].to_numpy(),
         "pst": _mean10(pool, queries, "pst", column, cache),
@@ -176,12 +181,6 @@ def _prior(pool: pd.DataFrame, queries: pd.DataFrame, column: str, grp: pd.DataF
         fill = np.isnan(prior) & ~np.isnan(candidates[name])
         prior[fill], level[fill] = candidates[name][fill], float(i)
     return prior, level
-
-
-def _keyed(frame: pd.DataFrame, level: tuple[str, ...]) -> pd.Series:
-    if "stage_family" in level:
-        frame = frame.assign(stage_family=stage_family(frame["stage"]))
-    return _key(frame, level)
 
 
 def _ns(dates: pd.Series) -> np.ndarray:
@@ -250,9 +249,8 @@ def _relative_features(pool: pd.DataFrame, queries: pd.DataFrame, column: str, g
     own = _past_stats(known, known, KEY_LEVELS["grp"], column, need=("med3",), cache=pool_cache)
     pst = _past_stats(known, known, KEY_LEVELS["pst"], column, need=("mean10",), cache=pool_cache)
     offset = _recent_mean(known, value - pst["mean10"].to_numpy(), KEY_LEVELS["blk"], queries)
-    # The block+stage's last run: drift counts runs of the stage after it (all of them for a new pair).
-    last = queries["run_date"] - pd.to_timedelta(grp["days_since"].to_numpy(), unit="D")
-    change, n = _change_since(known, value - own["med3"].to_numpy(), KEY_LEVELS["pst"], queries, last)
+    # Drift counts the stage's runs after the block+stage's last run (all of them for a new pair).
+    change, n = _change_since(known, value - own["med3"].to_numpy(), KEY_LEVELS["pst"], queries, grp["_hist_date"])
     return {
         "block_offset": offset,
         "pstage_adj": pstage_mean10 + np.nan_to_num(offset),

@@ -51,7 +51,7 @@ class TrainConfig:
     algorithms: tuple[str, ...] = MODEL_ALGORITHMS
     test_start: pd.Timestamp | None = None  # held-out runs start here; default: the latest 20%
     holdout_fraction: float = 0.2
-    half_life_days: float = 180.0  # recency weighting: a run this old counts half (365 -> 180 days: tools drift; LightGBM backtest runtime R² (log) 0.872 -> 0.875)
+    half_life_days: float = 180.0  # recency weighting: a run this old counts half (tools drift)
     default_quantile: float = DEFAULT_QUANTILE
     refit: bool = True
     nn_max_epochs: int = 100
