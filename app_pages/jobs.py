@@ -6,7 +6,14 @@ import streamlit as st
 from core.errors import HeadroomError
 from core.jobs.evaluation import under_prediction_curve
 from core.jobs.output import write_predictions
-from core.jobs.service import available_records, compare_records, default_model, predict_frame, single_run_frame
+from core.jobs.service import (
+    available_records,
+    compare_records,
+    default_model,
+    predict_frame,
+    single_run_frame,
+    unseen_keys,
+)
 from core.storage import create_db_engine
 from core.ui import jobs_figures as figures
 from core.ui import jobs_widgets as widgets
@@ -71,6 +78,11 @@ else:
     with st.expander("Scores per stage"):
         show_table(result.stage_scores, widgets.SCORE_FORMATS)
         download_table(result.stage_scores, "jobs_stage_scores.csv", key="dl-stage-scores")
+    with st.expander("Scores by history (how many earlier runs a prediction could lean on)"):
+        st.caption("Runs of a block+stage that ran before are predicted far better than a new block, and a "
+                   "stage no earlier run had (often a changed flow) is the hardest: expect the error of its row.")
+        show_table(widgets.scores_table(result.history_scores), widgets.SCORE_FORMATS)
+        download_table(result.history_scores, "jobs_history_scores.csv", key="dl-history-scores")
     download_table(result.predictions, "jobs_validation_predictions.csv", key="dl-validation")
     fit_tab, stage_tab, safety_tab = st.tabs(["Predicted vs actual", "Error by stage", "Cost of safety"])
     for target in ("runtime", "memory"):
@@ -121,6 +133,15 @@ else:
         if not output.rejected.empty:
             st.warning(f"{output.rejected['row'].nunique()} rows had unreadable values (listed in the download).")
             download_table(output.rejected, "prediction_excluded_rows.csv", key="dl-pred-excluded")
+        unseen = unseen_keys(model, output.predictions)
+        if "stage" in unseen:
+            st.warning(f"{sum(unseen['stage'].values()):,} runs are of stages this model never saw "
+                       f"({', '.join(unseen['stage'])}): a changed flow? Their predictions lean on related stages "
+                       "and are the least reliable (see Scores by history); retrain once some have run.")
+        others = [f"{len(unseen[c])} new {c}(s) ({', '.join(unseen[c])})" for c in ("block", "platform") if c in unseen]
+        if others:
+            st.info(f"Not in the training runs: {'; '.join(others)}. Those predictions come from other blocks' "
+                    "runs of the same stages.")
         st.dataframe(output.predictions, hide_index=True)
         download_table(output.predictions, "jobs_predictions.csv", key="dl-predictions")
         with st.expander("Write to an output database table"):

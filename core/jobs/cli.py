@@ -15,7 +15,15 @@ from core.errors import InputError
 from core.io import safe_csv_bytes
 from core.jobs.evaluation import DEFAULT_QUANTILE, QUANTILES
 from core.jobs.parsing import MEMORY_UNITS
-from core.jobs.service import DOMAIN, compare_records, load_source, predict_frame, prepare, register_models
+from core.jobs.service import (
+    DOMAIN,
+    compare_records,
+    load_source,
+    predict_frame,
+    prepare,
+    register_models,
+    unseen_keys,
+)
 from core.jobs.training import MODEL_ALGORITHMS, JobModel, TrainConfig, backtest, train_models
 from core.ml.registry import ModelRegistry
 from core.storage import create_db_engine, mask_url
@@ -58,6 +66,14 @@ def _scores(frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def _history_scores(frame: pd.DataFrame) -> dict[str, Any]:
+    """Scores per algorithm, target and history basis (how much history the runs had)."""
+    out: dict[str, Any] = {}
+    for row in frame.to_dict("records"):
+        out.setdefault(row.pop("algorithm"), {}).setdefault(row.pop("target"), {})[row.pop("history")] = row
+    return out
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     frame, source = _load(args)
     prepared = prepare(frame, memory_unit=args.memory_unit, file=str(args.csv) if args.csv else args.table)
@@ -72,6 +88,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         "rows_excluded": int(prepared.rejected["row"].nunique()),
         "split": result.split,
         "scores": _scores(result.scores),
+        "scores_by_history": _history_scores(result.history_scores),
         "models": {r.algorithm: r.model_id for r in records},
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -101,7 +118,8 @@ def _predict(args: argparse.Namespace) -> dict[str, Any]:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(safe_csv_bytes(output.predictions))
     result: dict[str, Any] = {"source": source, "model_id": model_id, "rows": len(output.predictions),
-                              "rows_excluded": int(output.rejected["row"].nunique()), "out": str(args.out)}
+                              "rows_excluded": int(output.rejected["row"].nunique()), "out": str(args.out),
+                              "unseen": unseen_keys(model, output.predictions)}
     if args.out_db:
         from core.jobs.output import write_predictions
 
@@ -130,6 +148,7 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
         "test_rows": int(result.folds["test_rows"].sum()),
         "default_quantile": DEFAULT_QUANTILE,
         "scores": _scores(result.scores),
+        "scores_by_history": _history_scores(result.history_scores),
         "seconds": round(time.perf_counter() - started, 2),
     }
 

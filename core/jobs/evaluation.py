@@ -125,10 +125,11 @@ def request_scores(actual: np.ndarray, requested: np.ndarray) -> dict[str, float
             "over_provision": median_over_provision(actual, requested)}
 
 
-def scorecard(predictions: pd.DataFrame, *, by_stage: bool = False) -> pd.DataFrame:
-    """One row per algorithm and target (and stage), from long-format held-out predictions
-    with columns algorithm, target, stage, actual, predicted, request_q90/q95/q99."""
-    keys = ["algorithm", "target"] + (["stage"] if by_stage else [])
+def scorecard(predictions: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """One row per algorithm and target (and value of the ``by`` column, e.g. ``stage`` or
+    ``history``), from long-format held-out predictions with columns algorithm, target, stage,
+    actual, predicted, request_q90/q95/q99."""
+    keys = ["algorithm", "target"] + ([by] if by else [])
     rows = []
     for key, group in predictions.groupby(keys, sort=True):
         row = dict(zip(keys, key, strict=True))

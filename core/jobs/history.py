@@ -33,6 +33,10 @@ PRIOR_BASIS = ("this block+stage", "this stage on the platform", "this block's s
                "the stage family on the platform", "the stage family", "this block's other stages", "all runs",
                "no history")
 HISTORY_COLUMNS = ["platform", "block", "stage", "run_date", "runtime_s", "memory_mb", "cpu_time_s"]
+# How much history a prediction could lean on, most to least; held-out scores are broken down by it
+# (the error of a run with 3+ earlier runs of its own is a fraction of that of a stage no run has had).
+HISTORY_BASES = ("3+ earlier runs of this block+stage", "1-2 earlier runs of this block+stage",
+                 "new block+stage, stage seen before", "stage never seen before")
 
 
 def to_log(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -302,6 +306,15 @@ def history_features(runs: pd.DataFrame, history: pd.DataFrame | None = None) ->
         relative = _relative_features(pool, queries, column, grp, out[f"{name}_pstage_mean10"], pool_cache)
         out.update({f"{name}_{key}": values for key, values in relative.items()})
     return pd.DataFrame(out, index=runs.index)
+
+
+def history_basis(features: pd.DataFrame, target: str) -> np.ndarray:
+    """Each run's entry of ``HISTORY_BASES`` for ``target``: earlier runs of its own block+stage
+    (3+, 1-2), else whether any earlier run had its stage (on any block or platform)."""
+    count = features[f"{target}_count"].to_numpy(dtype=float)
+    stage_seen = features[f"{target}_stage_median"].notna().to_numpy()
+    index = np.where(count >= 3, 0, np.where(count >= 1, 1, np.where(stage_seen, 2, 3)))
+    return np.asarray(HISTORY_BASES, dtype=object)[index]
 
 
 def history_baseline_log(features: pd.DataFrame, target: str) -> np.ndarray:

@@ -85,6 +85,19 @@ def predict_frame(model: JobModel, df: pd.DataFrame, *, model_id: str, quantile:
     return PredictionOutput(model.predict(prepared.runs, quantile=quantile, model_id=model_id), prepared.rejected)
 
 
+def unseen_keys(model: JobModel, predictions: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Stages, blocks and platforms of the predicted runs that no training run had, with their row
+    counts. New stage names often mean a changed flow: those predictions lean on relatives (the same
+    stage family, the block's other stages) and the tools may behave differently, so users are told."""
+    known = {"stage": set(model.stages), "block": set(model.blocks), "platform": set(model.platforms)}
+    out: dict[str, dict[str, int]] = {}
+    for column, seen in known.items():
+        counts = predictions.loc[~predictions[column].astype(str).isin(seen), column].astype(str).value_counts()
+        if not counts.empty:
+            out[column] = {str(k): int(v) for k, v in counts.sort_index().items()}
+    return out
+
+
 def single_run_frame(model: JobModel, *, platform: str, block: str, stage: str,
                      features: dict[str, float] | None = None) -> pd.DataFrame:
     """A one-row frame in the model's own column names for the single-run form."""

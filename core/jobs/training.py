@@ -35,7 +35,16 @@ from core.jobs.evaluation import (
     request_factor,
     scorecard,
 )
-from core.jobs.history import HISTORY_COLUMNS, PRIOR_BASIS, TARGETS, from_log, history_features, to_log
+from core.jobs.history import (
+    HISTORY_BASES,
+    HISTORY_COLUMNS,
+    PRIOR_BASIS,
+    TARGETS,
+    from_log,
+    history_basis,
+    history_features,
+    to_log,
+)
 from core.jobs.parsing import format_memory, format_runtime
 
 Progress = Callable[[float, str], None]
@@ -240,18 +249,27 @@ def sorted_runs(prepared: PreparedRuns) -> pd.DataFrame:
     return prepared.runs.sort_values("run_date", kind="stable").reset_index(drop=True)
 
 
-def _long_predictions(algorithm: str, target: str, runs: pd.DataFrame, y_log: np.ndarray,
+def _long_predictions(algorithm: str, target: str, runs: pd.DataFrame, X: pd.DataFrame, y_log: np.ndarray,
                       pred_log: np.ndarray, table: RatioTable, groups: np.ndarray) -> pd.DataFrame:
     predicted = from_log(pred_log)
     frame = pd.DataFrame({
         "algorithm": algorithm, "target": target,
         "platform": runs["platform"].to_numpy(), "block": runs["block"].to_numpy(),
         "stage": runs["stage"].to_numpy(), "run_date": runs["run_date"].to_numpy(),
+        "history": history_basis(X, target),
         "actual": from_log(y_log), "predicted": predicted,
     })
     for q in QUANTILES:
         frame[f"request_q{round(q * 100)}"] = predicted * request_factor(table, groups, q)
     return frame
+
+
+def history_scorecard(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Scores per algorithm, target and history basis, most history first."""
+    scores = scorecard(predictions, by="history")
+    order = scores["history"].map({basis: i for i, basis in enumerate(HISTORY_BASES)})
+    return scores.assign(_order=order).sort_values(["algorithm", "target", "_order"]).drop(columns="_order") \
+        .reset_index(drop=True)
 
 
 @dataclass
@@ -260,6 +278,7 @@ class TrainResult:
     predictions: pd.DataFrame  # long format, held-out runs only
     scores: pd.DataFrame  # per algorithm and target
     stage_scores: pd.DataFrame  # per algorithm, target and stage
+    history_scores: pd.DataFrame  # per algorithm, target and history basis (see ``HISTORY_BASES``)
     split: dict[str, Any]
     fit_seconds: dict[str, float]
 
@@ -267,9 +286,11 @@ class TrainResult:
         """The registry record's metrics: overall and per-stage scores on held-out runs."""
         overall = self.scores[self.scores["algorithm"] == algorithm].drop(columns="algorithm")
         stages = self.stage_scores[self.stage_scores["algorithm"] == algorithm].drop(columns="algorithm")
+        history = self.history_scores[self.history_scores["algorithm"] == algorithm].drop(columns="algorithm")
         return {
             **{row["target"]: {k: v for k, v in row.items() if k != "target"} for row in overall.to_dict("records")},
             "by_stage": stages.to_dict("records"),
+            "by_history": history.to_dict("records"),
             "split": self.split,
             "fit_seconds": self.fit_seconds.get(algorithm),
         }
@@ -293,7 +314,8 @@ def _fit_and_score(algorithm: str, target: str, fitted: dict[str, Fitted], runs:
     else:
         fitted[algorithm] = fit_with_ratios(algorithm, target, X[train], y[train], dates[train], groups[train], config)
     pred = fitted[algorithm].model.predict(X[test])
-    return pred, _long_predictions(algorithm, target, runs[test], y[test], pred, fitted[algorithm].table, groups[test])
+    return pred, _long_predictions(algorithm, target, runs[test], X[test], y[test], pred, fitted[algorithm].table,
+                                   groups[test])
 
 
 def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
@@ -359,14 +381,15 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
     predictions = pd.concat(parts, ignore_index=True)
     split = {"train_rows": int(train.sum()), "validation_rows": int(held.sum()),
              "validation_start": str(cut), "last_run": str(dates.max()), "refit_on_all": config.refit}
-    return TrainResult(models, predictions, scorecard(predictions), scorecard(predictions, by_stage=True),
-                       split, seconds)
+    return TrainResult(models, predictions, scorecard(predictions), scorecard(predictions, by="stage"),
+                       history_scorecard(predictions), split, seconds)
 
 
 @dataclass
 class BacktestResult:
     predictions: pd.DataFrame  # pooled held-out predictions of every fold
     scores: pd.DataFrame
+    history_scores: pd.DataFrame  # per algorithm, target and history basis
     folds: pd.DataFrame  # one row per fold: start, train rows, test rows, fit seconds per algorithm
 
 
@@ -405,4 +428,5 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
                 fold[key] = round(fold.get(key, 0.0) + time.perf_counter() - started, 2)
         folds.append(fold)
     predictions = pd.concat(parts, ignore_index=True)
-    return BacktestResult(predictions, scorecard(predictions), pd.DataFrame(folds))
+    return BacktestResult(predictions, scorecard(predictions), history_scorecard(predictions),
+                          pd.DataFrame(folds))

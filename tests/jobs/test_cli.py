@@ -34,9 +34,12 @@ def test_train_predict_and_write_outputs(small_csv: Path, tmp_path: Path) -> Non
     assert report["split"]["validation_start"].startswith("2024-01-01")
     assert set(report["scores"]) == {"history-baseline", "lightgbm"}
     assert {"r2_log", "mae", "calibration", "under_q95"} <= set(report["scores"]["lightgbm"]["memory"])
+    by_history = report["scores_by_history"]["lightgbm"]["memory"]
+    assert sum(row["n"] for row in by_history.values()) == report["split"]["validation_rows"]
     model_id = report["models"]["lightgbm"]
 
     new = pd.read_csv(small_csv).tail(25).drop(columns=["runtime", "memory"])
+    new.loc[new.index[:3], "stage"] = "floorplan_never_seen"
     new_csv = tmp_path / "new.csv"
     new.to_csv(new_csv, index=False)
     out_db = f"sqlite:///{tmp_path / 'out.db'}"
@@ -46,6 +49,7 @@ def test_train_predict_and_write_outputs(small_csv: Path, tmp_path: Path) -> Non
     assert predicted.returncode == 0, predicted.stderr
     result = json.loads(predicted.stdout)
     assert result["rows"] == 25 and result["out_db"]["rows"] == 25
+    assert result["unseen"] == {"stage": {"floorplan_never_seen": 3}}
     written = pd.read_csv(tmp_path / "p.csv")
     assert len(written) == 25
     assert {"predicted_runtime", "predicted_memory", "memory_request_p90", "runtime_upper_p90", "model_id"} <= set(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.jobs.history import PRIOR_LEVELS, history_features, stage_family, to_log
+from core.jobs.history import HISTORY_BASES, PRIOR_LEVELS, history_basis, history_features, stage_family, to_log
 
 
 def _runs(runtimes: list[float], dates: list[str], stage: str = "place") -> pd.DataFrame:
@@ -171,3 +171,15 @@ def test_drift_counts_other_blocks_changes_since_this_block_last_ran() -> None:
     assert features["runtime_drift"].iloc[4] == pytest.approx(change / 2)
     # Block b's own run on 01-03 saw a's 01-02 rerun, which had not changed: no drift.
     assert features["runtime_drift"].iloc[2] == pytest.approx(0.0)
+
+
+def test_history_basis_says_how_much_history_each_run_had() -> None:
+    runs = pd.concat([
+        _runs([10, 20, 30, 40], ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
+        _runs([50], ["2024-01-05"]).assign(block="new"),  # a new block running a known stage
+        _runs([60], ["2024-01-06"], stage="place_io"),  # a stage no run had (a changed flow)
+    ], ignore_index=True)
+    basis = history_basis(history_features(runs), "runtime").tolist()
+    # The first run of all has no earlier run, so its stage is new too.
+    assert basis == [HISTORY_BASES[3], HISTORY_BASES[1], HISTORY_BASES[1], HISTORY_BASES[0],
+                     HISTORY_BASES[2], HISTORY_BASES[3]]

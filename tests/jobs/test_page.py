@@ -52,7 +52,10 @@ def test_page_trains_shows_metrics_and_predicts_an_upload(fast_training, small_r
     r2_cells = pair.loc["memory_r2_log"].tolist()
     assert all(len(cell) <= 7 and 0 < float(cell) <= 1 for cell in r2_cells), r2_cells  # 4 significant digits
 
+    assert any(d.key == "dl-history-scores" for d in at.get("download_button"))
+
     new = small_raw.tail(12).drop(columns=["runtime", "memory", "cpu_time"])
+    new.loc[new.index[:2], "stage"] = "cts_never_seen"
     at.radio(key="jobs-predict-source").set_value("Upload CSV").run()
     at.file_uploader(key="jobs-predict-upload").set_value(("new.csv", new.to_csv(index=False).encode(), "text/csv"))
     at.run()
@@ -61,6 +64,7 @@ def test_page_trains_shows_metrics_and_predicts_an_upload(fast_training, small_r
     assert len(predictions) == 12
     assert {"predicted_runtime", "predicted_memory", "memory_request_p90", "model_id"} <= set(predictions.columns)
     assert any(d.key == "dl-predictions" for d in at.get("download_button"))
+    assert any("2 runs are of stages this model never saw (cts_never_seen)" in w.value for w in at.warning)
 
     at.button(key="FormSubmitter:jobs-single-Predict this run").click().run()
     assert not at.exception, at.exception

@@ -9,7 +9,8 @@ import pytest
 from core.errors import InputError
 from core.jobs.columns import detect_columns
 from core.jobs.evaluation import QUANTILES, calibration_factor, ratio_table, request_factor
-from core.jobs.service import DOMAIN, compare_records, predict_frame, register_models
+from core.jobs.history import HISTORY_BASES
+from core.jobs.service import DOMAIN, compare_records, predict_frame, register_models, unseen_keys
 from core.jobs.training import JobModel, TrainConfig, backtest, time_cutoff, train_models
 from core.ml.registry import ModelRegistry
 from core.storage import create_db_engine
@@ -52,6 +53,28 @@ def test_scores_per_target_and_stage(trained) -> None:  # type: ignore[no-untype
     assert lgbm["r2_log"] > 0.5  # a real model on real data, far above chance
     stages = trained.stage_scores
     assert set(stages["stage"]) == set(trained.predictions["stage"])
+
+
+def test_scores_by_history_cover_every_held_out_run(trained) -> None:  # type: ignore[no-untyped-def]
+    by_history = trained.history_scores
+    assert set(by_history["history"]) <= set(HISTORY_BASES)
+    for (algorithm, target), group in by_history.groupby(["algorithm", "target"]):
+        assert group["n"].sum() == trained.split["validation_rows"], (algorithm, target)
+        order = [HISTORY_BASES.index(h) for h in group["history"]]
+        assert order == sorted(order)  # most history first
+    # Runs with 3+ earlier runs of their own block+stage are the bulk here and are predicted well.
+    own = by_history.set_index(["algorithm", "target", "history"]).loc[("lightgbm", "memory", HISTORY_BASES[0])]
+    assert own["r2_log"] > 0.5
+    assert trained.metrics_for("lightgbm")["by_history"]
+
+
+def test_unseen_stages_and_blocks_are_named(trained, small_runs) -> None:  # type: ignore[no-untyped-def]
+    model = trained.models["lightgbm"]
+    known = small_runs.runs.tail(4).assign(run_date=pd.NaT, runtime_s=np.nan, memory_mb=np.nan)
+    new = pd.concat([known, known.head(2).assign(stage="place_brand_new"), known.head(1).assign(block="blk_new")],
+                    ignore_index=True)
+    assert unseen_keys(model, model.predict(new)) == {"stage": {"place_brand_new": 2}, "block": {"blk_new": 1}}
+    assert unseen_keys(model, model.predict(known)) == {}
 
 
 def test_explicit_test_start_and_bad_test_start(small_runs) -> None:  # type: ignore[no-untyped-def]
