@@ -104,10 +104,43 @@ def report_backtest(prepared, test_start: str, algorithms: tuple[str, ...], conf
         keep = seen[group.index]
         print(f"  {algorithm:<18}{target:<8} {r2(np.log1p(group['actual'][keep]), np.log1p(group['predicted'][keep])):.4f}")
 
+    print("R² (log), runtime/memory, by how much history a run had (rows per target):")
+    by_history = result.history_scores
+    for basis in dict.fromkeys(by_history["history"]):
+        rows = by_history[by_history["history"] == basis].set_index(["algorithm", "target"])
+        n = int(rows["n"].iloc[0])
+        print(f"  {basis:<38}{n:>6}  " + "  ".join(
+            f"{a} {rows.loc[(a, 'runtime'), 'r2_log']:.3f}/{rows.loc[(a, 'memory'), 'r2_log']:.3f}"
+            for a in ["history-baseline", *algorithms]))
+    report_worst_run(predictions, ["history-baseline", *algorithms])
+
     fold_seconds = result.folds[[c for c in result.folds.columns if c.startswith("seconds_")]].mean()
     print("mean seconds per monthly retrain (fit with inner calibration split, both targets): "
           + ", ".join(f"{c.removeprefix('seconds_')} {v:.1f}" for c, v in fold_seconds.items()))
 
+
+
+def report_worst_run(predictions: pd.DataFrame, algorithms: list[str]) -> None:
+    """Where the error sits: the run start (all stage runs started at one moment) holding the most
+    squared log error, its share, and the pooled R² if that run were predicted as well as the
+    average other test run. A diagnostic of the data, not a score: it says how much of a gap one
+    unforeseeable event (a flow or tool change) explains."""
+    print("the run start with the most squared log error (share of the pooled error; R² if it were as well "
+          "predicted as the average other run):")
+    for algorithm in algorithms:
+        parts = []
+        for target in TARGET_COLUMNS:
+            group = predictions[(predictions["algorithm"] == algorithm) & (predictions["target"] == target)]
+            actual, error = np.log1p(group["actual"].to_numpy()), np.log1p(group["actual"]) - np.log1p(group["predicted"])
+            sq = (error**2).to_numpy()
+            per_run = pd.Series(sq).groupby(group["run_date"].to_numpy()).sum()
+            worst = per_run.idxmax()
+            inside = (group["run_date"] == worst).to_numpy()
+            sst = ((actual - actual.mean()) ** 2).sum()
+            typical = sq[~inside].sum() + inside.sum() * sq[~inside].mean()
+            parts.append(f"{target} {pd.Timestamp(worst):%Y-%m-%d %H:%M} ({inside.sum()} rows) "
+                         f"{per_run.max() / sq.sum():.0%}, R² {1 - sq.sum() / sst:.3f} -> {1 - typical / sst:.3f}")
+        print(f"  {algorithm:<18}" + "; ".join(parts))
 
 
 def report_timings(prepared, algorithms: tuple[str, ...], config: TrainConfig) -> None:  # type: ignore[no-untyped-def]
