@@ -79,8 +79,9 @@ else:
         show_table(result.stage_scores, widgets.SCORE_FORMATS)
         download_table(result.stage_scores, "jobs_stage_scores.csv", key="dl-stage-scores")
     with st.expander("Scores by history (how many earlier runs a prediction could lean on)"):
-        st.caption("Runs of a block+stage that ran before are predicted far better than a new block, and a "
-                   "stage no earlier run had (often a changed flow) is the hardest: expect the error of its row.")
+        st.caption("Runs whose block+stage ran before are predicted far better than runs of a new block, and a "
+                   "stage no earlier run had (often a changed flow) is the hardest. Read a prediction's "
+                   "earlier_runs and history_from columns against this table.")
         show_table(widgets.scores_table(result.history_scores), widgets.SCORE_FORMATS)
         download_table(result.history_scores, "jobs_history_scores.csv", key="dl-history-scores")
     download_table(result.predictions, "jobs_validation_predictions.csv", key="dl-validation")
