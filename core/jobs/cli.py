@@ -59,18 +59,15 @@ def _registry(model_dir: Path | None) -> ModelRegistry:
     return ModelRegistry(create_db_engine(settings.database_url), model_dir or settings.model_dir)
 
 
-def _scores(frame: pd.DataFrame) -> dict[str, Any]:
+def _scores(frame: pd.DataFrame, by: str | None = None) -> dict[str, Any]:
+    """Score rows nested as algorithm -> target (-> value of ``by``, e.g. the history basis)."""
     out: dict[str, Any] = {}
     for row in frame.to_dict("records"):
-        out.setdefault(row.pop("algorithm"), {})[row.pop("target")] = row
-    return out
-
-
-def _history_scores(frame: pd.DataFrame) -> dict[str, Any]:
-    """Scores per algorithm, target and history basis (how much history the runs had)."""
-    out: dict[str, Any] = {}
-    for row in frame.to_dict("records"):
-        out.setdefault(row.pop("algorithm"), {}).setdefault(row.pop("target"), {})[row.pop("history")] = row
+        *path, last = [row.pop("algorithm"), row.pop("target"), *([row.pop(by)] if by else [])]
+        node = out
+        for key in path:
+            node = node.setdefault(key, {})
+        node[last] = row
     return out
 
 
@@ -88,7 +85,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         "rows_excluded": int(prepared.rejected["row"].nunique()),
         "split": result.split,
         "scores": _scores(result.scores),
-        "scores_by_history": _history_scores(result.history_scores),
+        "scores_by_history": _scores(result.history_scores, by="history"),
         "models": {r.algorithm: r.model_id for r in records},
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -148,7 +145,7 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
         "test_rows": int(result.folds["test_rows"].sum()),
         "default_quantile": DEFAULT_QUANTILE,
         "scores": _scores(result.scores),
-        "scores_by_history": _history_scores(result.history_scores),
+        "scores_by_history": _scores(result.history_scores, by="history"),
         "seconds": round(time.perf_counter() - started, 2),
     }
 

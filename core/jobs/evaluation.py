@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.jobs.history import history_depth
 from core.ml.metrics import mae, mape, median_over_provision, r2, under_prediction_rate
 
 QUANTILES = (0.90, 0.95, 0.99)
@@ -50,9 +51,8 @@ def calibration_groups(stages: pd.Series | np.ndarray, history_counts: pd.Series
     not split further by stage: in the rolling-origin backtest per-stage ratio quantiles (from a few
     dozen runs each) under-covered later runs more often than the pooled ones, and a stage never
     seen before has no group of its own anyway. ``stages`` is kept for the signature's sake."""
-    counts = np.asarray(history_counts, dtype=float)
-    bucket = np.where(counts >= 3, "h", np.where(counts >= 1, "f", "n"))
-    return np.char.add(np.full(len(counts), "*|"), bucket)
+    bucket = np.array(["h", "f", "n"])[history_depth(history_counts)]
+    return np.char.add(np.full(len(bucket), "*|"), bucket)
 
 
 def _bucket(groups: np.ndarray) -> np.ndarray:

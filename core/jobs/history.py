@@ -308,12 +308,19 @@ def history_features(runs: pd.DataFrame, history: pd.DataFrame | None = None) ->
     return pd.DataFrame(out, index=runs.index)
 
 
+def history_depth(counts: pd.Series | np.ndarray) -> np.ndarray:
+    """0 for runs with 3+ earlier runs of their block+stage, 1 for 1-2, 2 for none: the depths
+    that request calibration and the scores by history both split on."""
+    counts = np.asarray(counts, dtype=float)
+    return np.where(counts >= 3, 0, np.where(counts >= 1, 1, 2))
+
+
 def history_basis(features: pd.DataFrame, target: str) -> np.ndarray:
     """Each run's entry of ``HISTORY_BASES`` for ``target``: earlier runs of its own block+stage
     (3+, 1-2), else whether any earlier run had its stage (on any block or platform)."""
-    count = features[f"{target}_count"].to_numpy(dtype=float)
+    depth = history_depth(features[f"{target}_count"])
     stage_seen = features[f"{target}_stage_median"].notna().to_numpy()
-    index = np.where(count >= 3, 0, np.where(count >= 1, 1, np.where(stage_seen, 2, 3)))
+    index = np.where(depth < 2, depth, np.where(stage_seen, 2, 3))
     return np.asarray(HISTORY_BASES, dtype=object)[index]
 
 

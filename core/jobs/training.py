@@ -267,9 +267,8 @@ def _long_predictions(algorithm: str, target: str, runs: pd.DataFrame, X: pd.Dat
 def history_scorecard(predictions: pd.DataFrame) -> pd.DataFrame:
     """Scores per algorithm, target and history basis, most history first."""
     scores = scorecard(predictions, by="history")
-    order = scores["history"].map({basis: i for i, basis in enumerate(HISTORY_BASES)})
-    return scores.assign(_order=order).sort_values(["algorithm", "target", "_order"]).drop(columns="_order") \
-        .reset_index(drop=True)
+    scores["_order"] = scores["history"].map({basis: i for i, basis in enumerate(HISTORY_BASES)})
+    return scores.sort_values(["algorithm", "target", "_order"]).drop(columns="_order").reset_index(drop=True)
 
 
 @dataclass
@@ -283,7 +282,7 @@ class TrainResult:
     fit_seconds: dict[str, float]
 
     def metrics_for(self, algorithm: str) -> dict[str, Any]:
-        """The registry record's metrics: overall and per-stage scores on held-out runs."""
+        """The registry record's metrics: overall, per-stage and per-history scores on held-out runs."""
         overall = self.scores[self.scores["algorithm"] == algorithm].drop(columns="algorithm")
         stages = self.stage_scores[self.stage_scores["algorithm"] == algorithm].drop(columns="algorithm")
         history = self.history_scores[self.history_scores["algorithm"] == algorithm].drop(columns="algorithm")
