@@ -28,7 +28,8 @@ test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not browser"
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check core app_pages tests bench Home.py
+	$(PY) -m ruff check core pages tests bench Home.py
+	$(PY) -m mypy core
 
 bench: $(VENV)/.runtime
 	for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +20,10 @@ ENV_MODEL_DIR = "HEADROOM_MODEL_DIR"
 ENV_STATE_DIR = "HEADROOM_STATE_DIR"
 ENV_SIM_SPEED = "HEADROOM_SIM_SPEED"
 ENV_MAX_UPLOAD_ROWS = "HEADROOM_MAX_UPLOAD_ROWS"
+ENV_ALLOW_TYPED_DB_URLS = "HEADROOM_ALLOW_TYPED_DB_URLS"
+# Named database URLs (a ``[database_urls]`` table in secrets: name = "url"): sources and outputs a
+# visitor may pick on a shared deployment, where typing a URL is turned off.
+KEY_NAMED_DB_URLS = "database_urls"
 
 DEFAULT_MAX_UPLOAD_ROWS = 2_000_000
 
@@ -34,6 +38,10 @@ class Settings:
     state_dir: Path  # where the default SQLite file lives
     sim_speed: float  # simulated hours per real minute; 0 = real time
     max_upload_rows: int
+    # A visitor may type a SQLAlchemy URL for sources and outputs. On by default for a local run;
+    # turn it off for a shared deployment (the server could reach any host and file it can).
+    allow_typed_db_urls: bool = True
+    named_db_urls: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -63,6 +71,9 @@ def get_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         max_rows = int(_pick(ENV_MAX_UPLOAD_ROWS, overrides) or DEFAULT_MAX_UPLOAD_ROWS)
     except ValueError as exc:
         raise ValueError(f"{ENV_MAX_UPLOAD_ROWS} must be a whole number") from exc
+    allow_typed = _flag(_pick(ENV_ALLOW_TYPED_DB_URLS, overrides), ENV_ALLOW_TYPED_DB_URLS, default=True)
+    named = overrides.get(KEY_NAMED_DB_URLS) if overrides else None
+    named_urls = {str(k): str(v) for k, v in named.items() if v} if isinstance(named, Mapping) else {}
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -70,4 +81,17 @@ def get_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         state_dir=state_dir,
         sim_speed=max(sim_speed, 0.0),
         max_upload_rows=max_rows,
+        allow_typed_db_urls=allow_typed,
+        named_db_urls=named_urls,
     )
+
+
+def _flag(value: str | None, key: str, *, default: bool) -> bool:
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{key} must be true or false, not '{value}'")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.energy.simulator import THREAD_NAME, running_simulators
 from tests.support import ROOT
 
-PAGE = str(ROOT / "app_pages" / "energy.py")
+PAGE = str(ROOT / "pages" / "3_energy.py")
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.jobs.training import TrainConfig
 from tests.support import ROOT, open_page, screenshot
 
-PAGE = str(ROOT / "app_pages" / "jobs.py")
+PAGE = str(ROOT / "pages" / "4_jobs.py")
 
 
 @pytest.fixture

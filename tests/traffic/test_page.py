@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.support import ROOT
 from tests.traffic.synthetic import daily_traffic
 
-PAGE = str(ROOT / "app_pages" / "traffic.py")
+PAGE = str(ROOT / "pages" / "1_traffic.py")
 UPLOAD = "Upload CSV"
 
 

@@ -5,8 +5,10 @@ import streamlit as st
 from core.energy.service import list_devices
 from core.errors import HeadroomError
 from core.ui import energy_widgets as ew
+from core.ui.page import setup_page
 from core.ui.resources import get_engine
 
+setup_page("energy")
 st.title("Energy Device Health")
 st.caption(
     "A background simulation meters every device each hour, stores the deployed model's forecast for the "

@@ -19,8 +19,10 @@ from core.ui import jobs_figures as figures
 from core.ui import jobs_widgets as widgets
 from core.ui.downloads import download_table
 from core.ui.format import number, show_table
+from core.ui.page import setup_page
 from core.ui.resources import get_registry
 
+setup_page("jobs")
 st.title("Job Runtime & Memory")
 st.caption("Learn how long each flow stage runs and how much memory it peaks at, from your own logs. "
            "Every score is measured on the latest runs, held out from training, beside a history baseline "

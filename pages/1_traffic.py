@@ -15,7 +15,9 @@ from core.ui import traffic_figures as figures
 from core.ui import traffic_widgets as widgets
 from core.ui.downloads import download_table
 from core.ui.format import show_table
+from core.ui.page import setup_page
 
+setup_page("traffic")
 st.title("Traffic & Autoscaling")
 st.caption("Forecast requests per interval from your own logs, score every model on the same held-out window beside "
            "a seasonal-naive baseline, then replay reactive and predictive scaling on that window and price them. "

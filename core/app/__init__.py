@@ -1,0 +1,1 @@
+"""What every page shares: the app database, the model store, bundled data and the database policy."""
