@@ -88,7 +88,7 @@ def _info(_args: argparse.Namespace) -> dict[str, Any]:
     from core.storage import create_db_engine, describe_backend
 
     settings = get_settings()
-    versions = {"python": platform.python_version(), "headroom": core.__version__}
+    versions: dict[str, str | None] = {"python": platform.python_version(), "headroom": core.__version__}
     for package in _REPORTED_PACKAGES:
         try:
             versions[package] = md.version(package)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -14,8 +16,9 @@ DEFERRED_ROWS = 50_000
 
 def download_table(df: pd.DataFrame, file_name: str, *, label: str | None = None, key: str | None = None) -> None:
     """A CSV download button for ``df``; disabled with a note when there is nothing to download."""
+    data: bytes | Callable[[], bytes]
     if df.empty:
-        data: bytes | object = b""
+        data = b""
     elif len(df) > DEFERRED_ROWS:
         data = lambda: safe_csv_bytes(df)  # noqa: E731  (Streamlit calls it on click, on its own thread)
     else:
