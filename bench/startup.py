@@ -120,6 +120,55 @@ def _cold_visits() -> dict[str, float]:
     return times
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu_around_training() -> dict[str, float]:
+    """The server's CPU share while a backtest trains in the browser, and in the 30 s after it:
+    a served app must not keep itself busy watching the files its training writes."""
+    import numpy as np
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+
+    from tests.support import CHROMIUM_ARGS, StreamlitServer, chromium_path, wait_for_app_idle
+
+    with tempfile.TemporaryDirectory(prefix="headroom-bench-") as tmp:
+        stamps = pd.date_range("2024-03-01", periods=7 * 288, freq="5min", tz="UTC")
+        rng = np.random.default_rng(0)
+        y = (200 + 150 * np.sin((stamps.hour - 6) / 24 * 2 * np.pi) + rng.normal(0, 15, len(stamps))).clip(1)
+        csv = Path(tmp) / "week.csv"
+        pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"), "requests": y.round()}).to_csv(csv, index=False)
+        server = StreamlitServer(_env(Path(tmp)))
+        try:
+            server.wait_healthy()
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(600_000)
+                page.goto(f"{server.url}/traffic")
+                wait_for_app_idle(page)
+                page.get_by_text("Upload CSV", exact=True).click()
+                wait_for_app_idle(page)
+                page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
+                wait_for_app_idle(page)
+                page.get_by_role("tab", name="Forecast").click()
+                cpu, wall = _cpu_seconds(server.process.pid), time.perf_counter()
+                page.get_by_role("button", name="Run backtest").click()
+                wait_for_app_idle(page, timeout_ms=600_000)
+                during = (_cpu_seconds(server.process.pid) - cpu) / (time.perf_counter() - wall)
+                cpu, wall = _cpu_seconds(server.process.pid), time.perf_counter()
+                time.sleep(30)
+                after = (_cpu_seconds(server.process.pid) - cpu) / (time.perf_counter() - wall)
+                browser.close()
+            overflow = server.output().count("Inotify queue overflowed")
+        finally:
+            server.stop()
+    return {"during": during, "after": after, "overflow_lines": overflow}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-browser", action="store_true")
@@ -143,6 +192,9 @@ def main() -> None:
               + ", ".join(f"#{i + 1} {rss[i]:.0f} MB" for i in marks)
               + f"; growth after the 5th {rss[-1] - rss[min(4, len(rss) - 1)]:+.0f} MB ({up['seconds']:.0f} s)")
     if not args.skip_browser:
+        cpu = _server_cpu_around_training()
+        print(f"server CPU while a backtest trains  {cpu['during']:.0%} of a core; in the 30 s after "
+              f"{cpu['after']:.1%}; 'Inotify queue overflowed' lines: {cpu['overflow_lines']}")
         for title, seconds in _cold_visits().items():
             print(f"cold first visit in Chromium       {title}: {seconds:.1f} s (target <= 10 s)")
 
