@@ -17,6 +17,10 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -211,3 +215,12 @@ def reset_postgres(url: str) -> None:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def app_page(page: str, *, timeout: float = 300) -> AppTest:
+    """An AppTest of one page of the app, not yet run. It starts from the entry script and
+    switches to ``page`` (e.g. "pages/1_traffic.py"), as the served app does: the sidebar menu's
+    links resolve against Home.py, so a page file run as its own main script cannot draw them."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=timeout).switch_page(page)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,10 @@ from core.jobs.service import (
     DOMAIN,
     compare_records,
     load_source,
-    predict_frame,
+    predict,
     prepare,
     register_models,
-    unseen_keys,
+    write_predictions,
 )
 from core.jobs.training import MODEL_ALGORITHMS, JobModel, TrainConfig, backtest, train_models
 from core.ml.registry import ModelRegistry
@@ -63,11 +64,11 @@ def _scores(frame: pd.DataFrame, by: str | None = None) -> dict[str, Any]:
     """Score rows nested as algorithm -> target (-> value of ``by``, e.g. the history basis)."""
     out: dict[str, Any] = {}
     for row in frame.to_dict("records"):
-        *path, last = [row.pop("algorithm"), row.pop("target"), *([row.pop(by)] if by else [])]
+        keys = [str(row.pop("algorithm")), str(row.pop("target")), *([str(row.pop(by))] if by else [])]
         node = out
-        for key in path:
+        for key in keys[:-1]:
             node = node.setdefault(key, {})
-        node[last] = row
+        node[keys[-1]] = row
     return out
 
 
@@ -110,19 +111,18 @@ def _predict(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(f"--quantile must be one of {', '.join(str(q) for q in QUANTILES)}")
     frame, source = _load(args)
     model_id, model = _pick_model(_registry(args.model_dir), args.model_id)
-    output = predict_frame(model, frame, model_id=model_id, quantile=args.quantile,
-                           file=str(args.csv) if args.csv else args.table)
+    output = predict(model, frame, model_id=model_id, quantile=args.quantile,
+                     file=str(args.csv) if args.csv else args.table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(safe_csv_bytes(output.predictions))
     result: dict[str, Any] = {"source": source, "model_id": model_id, "rows": len(output.predictions),
                               "rows_excluded": int(output.rejected["row"].nunique()), "out": str(args.out),
-                              "unseen": unseen_keys(model, output.predictions)}
+                              "unseen": output.unseen}
     if args.out_db:
-        from core.jobs.output import write_predictions
-
+        # The command line runs as the user who typed the URL: no visitor policy applies here.
         engine = create_db_engine(args.out_db)
         try:
-            result["out_db"] = {**write_predictions(engine, args.out_table, output.predictions),
+            result["out_db"] = {**asdict(write_predictions(engine, args.out_table, output.predictions)),
                                 "url": mask_url(args.out_db)}
         finally:
             engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -73,10 +74,18 @@ class ColumnMapping:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ColumnMapping:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["features"] = list(known.get("features") or [])  # type: ignore[arg-type]
-        return cls(**known)  # type: ignore[arg-type]
+    def from_dict(cls, data: Mapping[str, object]) -> ColumnMapping:
+        """The mapping saved with a model (``to_dict``); unknown keys are ignored."""
+
+        def role(name: str) -> str | None:
+            value = data.get(name)
+            return None if value is None else str(value)
+
+        features = data.get("features")
+        return cls(block=role("block"), stage=role("stage"), runtime=role("runtime"), memory=role("memory"),
+                   cpu_time=role("cpu_time"), run_date=role("run_date"), platform=role("platform"),
+                   run_id=role("run_id"),
+                   features=[str(f) for f in features] if isinstance(features, (list, tuple)) else [])
 
     def require(self, roles: tuple[str, ...], *, file: str | None = None) -> None:
         missing = [role for role in roles if getattr(self, role) is None]

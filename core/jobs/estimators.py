@@ -70,7 +70,7 @@ class LightGBMRegressor:
     def __init__(self, target: str, *, n_estimators: int = 500, learning_rate: float = 0.04, num_leaves: int = 31,
                  seed: int = 0, n_jobs: int = 2) -> None:
         self.target = target
-        self.params = dict(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+        self.params: dict[str, Any] = dict(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
                            min_child_samples=30, subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
                            reg_lambda=5.0, random_state=seed, n_jobs=n_jobs, verbose=-1)
         self.categories: dict[str, list[str]] = {}
@@ -113,7 +113,7 @@ class DenseNetRegressor:
     def __init__(self, target: str, *, hidden: tuple[int, ...] = (128, 64), batch_size: int = 256,
                  max_epochs: int = 100, patience: int = 10, learning_rate: float = 1e-3, seed: int = 0) -> None:
         self.target = target
-        self.config = dict(hidden=list(hidden), batch_size=batch_size, max_epochs=max_epochs, patience=patience,
+        self.config: dict[str, Any] = dict(hidden=list(hidden), batch_size=batch_size, max_epochs=max_epochs, patience=patience,
                            learning_rate=learning_rate, seed=seed)
         self.numeric: list[str] = []
         self.medians: np.ndarray | None = None

@@ -415,7 +415,7 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
         train, test = (dates < lo).to_numpy(), ((dates >= lo) & (dates < hi)).to_numpy()
         if not test.any():
             continue
-        fold = {"month": str(month), "train_rows": int(train.sum()), "test_rows": int(test.sum())}
+        fold: dict[str, Any] = {"month": str(month), "train_rows": int(train.sum()), "test_rows": int(test.sum())}
         for target, (y, groups) in arrays.items():
             fitted: dict[str, Fitted] = {}
             for algorithm in algorithms:

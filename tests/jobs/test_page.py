@@ -1,27 +1,34 @@
-"""The Job Runtime & Memory page in AppTest (trains on the bundled data with a small LightGBM)
-and in a real Chromium against ``streamlit run``."""
+"""The Job Runtime & Memory page in AppTest (trains on the bundled data with a small LightGBM);
+the page opened cold in Chromium is in ``test_browser.py``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.config import ENV_ALLOW_TYPED_DB_URLS, ENV_STATE_DIR
 from core.jobs.training import TrainConfig
-from tests.support import ROOT, open_page, screenshot
+from tests.support import ROOT
 
-PAGE = str(ROOT / "pages" / "4_jobs.py")
+PAGE = "pages/4_jobs.py"
 
 
 @pytest.fixture
 def fast_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.ui.jobs_widgets as widgets
+    import core.jobs.config
 
-    monkeypatch.setattr(widgets, "TRAIN_CONFIG", TrainConfig(algorithms=("lightgbm",), lgbm_estimators=40))
+    monkeypatch.setattr(core.jobs.config, "TRAIN_CONFIG", TrainConfig(algorithms=("lightgbm",), lgbm_estimators=40))
 
 
 def _page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=300).run()
+    # Run as a page of the app (Home.py is the entry script), as `streamlit run Home.py` serves it:
+    # the menu's page links are resolved against the entry script.
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=300)
+    at.switch_page(PAGE)
+    return at.run()
 
 
 def test_page_opens_on_the_bundled_runs_before_training(fast_training) -> None:  # type: ignore[no-untyped-def]
@@ -79,10 +86,50 @@ def test_bad_upload_shows_an_error(fast_training) -> None:  # type: ignore[no-un
     assert any("empty" in e.value for e in at.error)
 
 
-@pytest.mark.browser
-def test_jobs_page_in_chromium(app_server: str, browser_page) -> None:  # type: ignore[no-untyped-def]
-    page = browser_page
-    open_page(page, f"{app_server}/jobs", "Job Runtime & Memory")
-    assert page.get_by_text("usable runs").count() >= 1
-    assert page.locator('[data-testid="stException"]').count() == 0
-    screenshot(page, "jobs")
+def _database_source(at: AppTest) -> AppTest:
+    return at.radio(key="jobs-train-source").set_value("Database table").run()
+
+
+def test_with_typed_urls_off_the_database_source_offers_only_named_databases(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_ALLOW_TYPED_DB_URLS, "false")
+    at = _database_source(_page())
+    assert not at.exception, at.exception
+    assert at.radio(key="jobs-train-db-how").options == ["app database"]
+    assert not [t for t in at.text_input if t.key == "jobs-train-db-url"]
+    assert any("Typing database URLs is turned off on this deployment" in c.value for c in at.caption)
+    assert any("Using sqlite:///" in c.value for c in at.caption)  # the app database, offered by name
+
+
+def test_a_typed_sqlite_path_outside_the_state_dir_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv(ENV_ALLOW_TYPED_DB_URLS, "true")
+    at = _database_source(_page())
+    assert at.radio(key="jobs-train-db-how").options == ["app database", "typed URL"]
+    at.radio(key="jobs-train-db-how").set_value("typed URL").run()
+    at.text_input(key="jobs-train-db-url").input("sqlite:///../../tmp/x.db").run()
+    assert not at.exception, at.exception
+    assert any("must be a file inside the app's state directory" in e.value and "outside it" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert any("Choose a source of stage runs" in i.value for i in at.info)
+    state = Path(os.environ[ENV_STATE_DIR])
+    assert not (state / "../../tmp/x.db").resolve().exists()  # refused before any engine was made
+
+
+def test_runs_are_read_from_a_typed_sqlite_table_inside_the_state_dir(small_raw: pd.DataFrame) -> None:
+    import os
+
+    from core.storage import create_db_engine
+
+    engine = create_db_engine(f"sqlite:///{Path(os.environ[ENV_STATE_DIR]) / 'jobs_page_runs.db'}")
+    small_raw.head(300).to_sql("stage_runs", engine, index=False, if_exists="replace")
+    engine.dispose()
+    at = _database_source(_page())
+    at.radio(key="jobs-train-db-how").set_value("typed URL").run()
+    at.text_input(key="jobs-train-db-url").input("sqlite:///jobs_page_runs.db").run()  # relative: in the state dir
+    assert any("Choose a source of stage runs" in i.value for i in at.info)  # no table read before one is picked
+    at.selectbox(key="jobs-train-db-table").select("stage_runs").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("**300** usable runs" in m.value for m in at.markdown)

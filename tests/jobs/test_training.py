@@ -10,7 +10,7 @@ from core.errors import InputError
 from core.jobs.columns import detect_columns
 from core.jobs.evaluation import QUANTILES, calibration_factor, ratio_table, request_factor
 from core.jobs.history import HISTORY_BASES
-from core.jobs.service import DOMAIN, compare_records, predict_frame, register_models, unseen_keys
+from core.jobs.service import DOMAIN, compare_records, predict, register_models, unseen_keys
 from core.jobs.training import JobModel, TrainConfig, backtest, time_cutoff, train_models
 from core.ml.registry import ModelRegistry
 from core.storage import create_db_engine
@@ -99,7 +99,7 @@ def test_registry_round_trip_and_prediction_per_row(trained, small_runs, small_r
         model = registry.load(record.model_id)
         assert isinstance(model, JobModel)
         before = trained.models[record.algorithm].predict(small_runs.runs.tail(40))
-        out = predict_frame(model, new, model_id=record.model_id).predictions
+        out = predict(model, new, model_id=record.model_id).predictions
         assert len(out) == 40  # one row per input run, never an average
         assert out["model_id"].eq(record.model_id).all()
         assert out["predicted_runtime"].str.match(r"^\d{2,}:\d{2}:\d{2}$").all()
