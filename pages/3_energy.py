@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.energy.service import list_devices
+from core.energy import views
 from core.errors import HeadroomError
 from core.ui import energy_widgets as ew
 from core.ui.page import setup_page
@@ -21,7 +21,7 @@ except HeadroomError as exc:
     st.error(exc.message)
     st.stop()
 
-devices = list_devices(get_engine())
+devices = views.devices(get_engine())
 device_id = ew.device_selector(devices)
 
 if device_id is not None:

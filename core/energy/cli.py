@@ -9,9 +9,8 @@ from typing import Any
 
 from core.cli import add_json_flag
 from core.config import get_settings
-from core.energy.backtest import backtest, metered_readings
-from core.energy.config import TIMEZONES, energy_config
-from core.energy.service import add_device, bootstrap, list_devices
+from core.energy.config import PROFILES, TIMEZONES, energy_config
+from core.energy.service import add_device, bootstrap, list_devices, metered_backtest, sim_time
 from core.energy.simulator import EnergySimulator
 from core.errors import InputError
 from core.io import read_csv
@@ -23,10 +22,9 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
     if not args.csv.exists():
         raise InputError(f"file '{args.csv}' does not exist")
     frame = read_csv(args.csv, max_rows=get_settings().max_upload_rows)
-    readings, devices, notes = metered_readings(frame, time_col=args.time_col, value_col=args.value_col,
-                                                device_col=args.device_col, detect_device=not args.single_meter,
-                                                timezone=args.timezone, file=args.csv.name)
-    return {"file": str(args.csv), "notes": notes, **backtest(readings, devices)}
+    result = metered_backtest(frame, time_col=args.time_col, value_col=args.value_col, device_col=args.device_col,
+                              detect_device=not args.single_meter, timezone=args.timezone, file=args.csv.name)
+    return {"file": str(args.csv), **result.report}
 
 
 def _simulate(args: argparse.Namespace) -> dict[str, Any]:
@@ -44,9 +42,8 @@ def _simulate(args: argparse.Namespace) -> dict[str, Any]:
     if args.devices is not None:
         present = len(list_devices(engine))
         zones = list(TIMEZONES)
-        profiles = ("residential", "commercial", "industrial")
         for i in range(present, args.devices):
-            add_device(engine, f"sim-{i + 1:04d}", zones[i % len(zones)], 2.0 + (i % 17), profiles[i % 3],
+            add_device(engine, f"sim-{i + 1:04d}", zones[i % len(zones)], 2.0 + (i % 17), PROFILES[i % 3],
                        history_days=config.train_days, config=config)
             added += 1
     started = time.perf_counter()
@@ -56,8 +53,6 @@ def _simulate(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         simulator.stop()  # release the writer lease for the app or the next run
     seconds = time.perf_counter() - started
-    from core.energy.service import sim_time
-
     return {"database": mask_url(settings.database_url), "devices": len(list_devices(engine)), "devices_added": added,
             "hours": report.hours, "readings": report.readings, "forecasts": report.forecasts,
             "health_days": report.health_windows, "model_id": report.model_id,

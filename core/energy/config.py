@@ -1,4 +1,5 @@
-"""Energy settings in one place: health thresholds, simulator timing, model sizes, time zones.
+"""Energy settings in one place: health thresholds, simulator timing, model sizes, time zones,
+and the energy page's widget defaults, limits and help texts.
 
 Every threshold can be overridden with a ``HEADROOM_ENERGY_<NAME>`` environment variable
 (e.g. ``HEADROOM_ENERGY_RATIO_GREEN=0.7``); pages, the CLI and the simulator read them here.
@@ -10,6 +11,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "energy"
 MODEL_NAME = "next-hour"  # registry name shared by every next-hour model version
@@ -24,6 +26,14 @@ TIMEZONES: dict[str, str | None] = {
     "Asia/Singapore": "SG", "Asia/Tokyo": "JP", "Australia/Sydney": "AU", "UTC": None,
 }
 PROFILES = ("residential", "commercial", "industrial")
+ALGORITHMS = ("lightgbm", "gru", "seasonal-naive")  # every next-hour model the registry can hold
+DEFAULT_ALGORITHMS = ("lightgbm", "seasonal-naive")  # trained when nobody chose: fast, plus the baseline
+
+# Device rules the service enforces and the device editor offers (one source for both).
+BASE_LOAD_MIN_KW = 0.1
+BASE_LOAD_MAX_KW = 100_000.0
+DEVICE_NAME_MAX_CHARS = 120  # the width of energy_devices.name
+BACKFILL_MAX_DAYS = 120  # one backfill request writes at most this many days
 
 
 @lru_cache(maxsize=1)
@@ -71,14 +81,59 @@ class EnergyConfig:
 def energy_config(**overrides: object) -> EnergyConfig:
     """Defaults, then ``HEADROOM_ENERGY_*`` environment variables, then ``overrides``."""
     config = EnergyConfig()
-    values: dict[str, object] = {}
+    # Any: each value was converted to its field's type above (or is a caller's own override).
+    values: dict[str, Any] = {}
     for field in fields(EnergyConfig):
-        raw = os.environ.get(f"HEADROOM_ENERGY_{field.name.upper()}")
-        if raw not in (None, ""):
+        variable = f"HEADROOM_ENERGY_{field.name.upper()}"
+        raw = os.environ.get(variable)
+        if raw:
             kind = int if field.type in ("int", int) else float
             try:
                 values[field.name] = kind(raw)
             except ValueError as exc:
-                raise ValueError(f"HEADROOM_ENERGY_{field.name.upper()} must be a number") from exc
+                raise ValueError(f"{variable} must be a number") from exc
     values.update(overrides)
     return replace(config, **values)
+
+
+@dataclass(frozen=True)
+class EnergyPageConfig:
+    """Defaults, limits and help texts of the energy page's widgets (the page reads them here)."""
+
+    # Live panel.
+    max_grid_devices: int = 40  # a fleet of hundreds shows its worst devices, plus the selected one
+    grid_days: int = 7
+    history_hours: int = 24  # readings shown beside the chart
+    health_table_days: int = 30
+    refresh_min_seconds: float = 2.0  # at demo speed: poll about once per simulated hour, never faster
+    refresh_real_time_seconds: float = 30.0
+    view_cache_seconds: int = 60  # cached views also change key with the clock, so this only bounds memory
+    # Device editor.
+    base_load_default_kw: float = 5.0
+    base_load_step_kw: float = 0.5
+    # Simulation admin.
+    advance_hours_default: int = 24
+    advance_hours_min: int = 1
+    advance_hours_max: int = 24 * 30
+    backfill_default_days: int = 7
+    # Models.
+    default_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    # Backtest of an uploaded CSV.
+    backtest_timezone: str = "UTC"
+    # Help texts.
+    help_name: str = f"Unique, 1 to {DEVICE_NAME_MAX_CHARS} characters."
+    help_timezone: str = "The device's local clock: its daily shape and public holidays follow it."
+    help_base_load: str = (f"Typical load in kW ({BASE_LOAD_MIN_KW:g} to {BASE_LOAD_MAX_KW:,.0f}); the daily "
+                           "and weekly shape of the profile is scaled by it.")
+    help_profile: str = ("Residential: evening peak, busier weekends. Commercial: office hours, quiet weekends. "
+                         "Industrial: near-flat, lower at weekends.")
+    help_advance: str = "Tick this many simulated hours now, ahead of the wall clock if need be."
+    help_backfill: str = ("Fills missing readings, forecasts of the deployed model and daily health in the range; "
+                          "rows already stored are kept, and nothing is written past the simulated clock.")
+    help_algorithms: str = "GRU loads TensorFlow (slower); the best held-out RMSE ratio is deployed."
+    help_meter_column: str = ("Detected when timestamps repeat across a column's values: several meters' "
+                              "readings of one hour are never averaged together.")
+    help_backtest_timezone: str = "Timestamps written without an offset are read as wall-clock time in this zone."
+
+
+PAGE = EnergyPageConfig()

@@ -12,6 +12,7 @@ All randomness comes from a counter-based hash of (seed, hour), never from globa
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,7 +71,7 @@ def _normal(seed: int, hours: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _holiday_dates(country: str, year: int) -> frozenset:
+def _holiday_dates(country: str, year: int) -> frozenset[dt.date]:
     return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
@@ -80,7 +81,7 @@ def holiday_flags(local: pd.DatetimeIndex, tz: str) -> np.ndarray:
     if country is None or len(local) == 0:
         return np.zeros(len(local))
     dates = local.date
-    days = set()
+    days: set[dt.date] = set()
     for year in range(local.min().year, local.max().year + 1):
         days |= _holiday_dates(country, year)
     return np.fromiter((d in days for d in dates), dtype=float, count=len(dates))

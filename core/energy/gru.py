@@ -107,7 +107,7 @@ class GRUForecaster(NextHourForecaster):
         es_actual = y[es_rows] * level[es_rows]
         forecaster = self
 
-        class EpochRMSE(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+        class EpochRMSE(keras.callbacks.Callback):  # type: ignore[name-defined]
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 out = forecaster.network.predict(es_inputs, verbose=0, batch_size=2048)[:, 0]
                 kw = forecaster.y_scaler.inverse(out) * level[es_rows]

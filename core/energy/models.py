@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from core.energy.config import EnergyConfig, energy_config
+from core.energy.config import ALGORITHMS, DEFAULT_ALGORITHMS, EnergyConfig, energy_config
 from core.energy.features import MIN_HISTORY, HourlyPanel, levels, tabular_features, target_cells
 from core.energy.health import score_window
 
 Progress = Callable[[float, str], None]
-ALGORITHMS = ("lightgbm", "gru", "seasonal-naive")
 
 
 class NextHourForecaster(ABC):
@@ -157,7 +156,7 @@ def evaluate(model: NextHourForecaster, panel: HourlyPanel, d: np.ndarray, h: np
             "rmse_ratio": health.rmse_ratio, "n_validation": health.n_scored}
 
 
-def train_models(panel: HourlyPanel, algorithms: tuple[str, ...] = ("lightgbm", "seasonal-naive"),
+def train_models(panel: HourlyPanel, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
                  config: EnergyConfig | None = None, progress: Progress | None = None) -> list[TrainedModel]:
     """Fit each algorithm on the first part of time and score it on the rest (pure function)."""
     config = config or energy_config()

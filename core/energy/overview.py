@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from core.config import Settings
 from core.energy.service import daily_health, sim_time
@@ -11,12 +11,13 @@ from core.storage import ensure_schema
 
 
 def status_line(settings: Settings, engine: Engine) -> str:
+    """Devices, the simulated clock and yesterday's health counts, in one line."""
     ensure_schema(engine)
     clock = sim_time(engine)
     if clock is None:
         return "not started yet: open the page to seed two devices and start the simulation"
     with engine.connect() as conn:
-        n = int(conn.execute(select(func.count()).select_from(repo.devices)).scalar() or 0)
+        n = repo.count_devices(conn)
         daily = daily_health(conn, clock, 1)
     counts = daily["status"].value_counts().to_dict() if not daily.empty else {}
     health = ", ".join(f"{counts[s]} {s}" for s in ("green", "red", "grey") if counts.get(s)) or "no health yet"

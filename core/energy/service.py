@@ -23,10 +23,23 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from core.energy.config import DOMAIN, MODEL_NAME, PROFILES, EnergyConfig, energy_config
-from core.energy.features import LEVEL_HOURS, build_panel
+from core.energy import backtest as metered
+from core.energy.config import (
+    ALGORITHMS,
+    BACKFILL_MAX_DAYS,
+    BASE_LOAD_MAX_KW,
+    BASE_LOAD_MIN_KW,
+    DEFAULT_ALGORITHMS,
+    DEVICE_NAME_MAX_CHARS,
+    DOMAIN,
+    MODEL_NAME,
+    PROFILES,
+    EnergyConfig,
+    energy_config,
+)
+from core.energy.features import LEVEL_HOURS, HourlyPanel, build_panel
 from core.energy.generator import DeviceSpec, as_utc, generate_frame
-from core.energy.health import RED, score_window
+from core.energy.health import RED, HealthMetrics, score_window
 from core.energy.models import NextHourForecaster, Progress, best_by_validation, train_models
 from core.errors import HeadroomError, InputError
 from core.ml.fingerprint import data_fingerprint
@@ -70,14 +83,15 @@ def specs(devices: pd.DataFrame) -> list[DeviceSpec]:
 
 def _validate_device(name: str, timezone: str, base_load: float, profile: str) -> str:
     name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise InputError("a device needs a name of 1 to 120 characters")
+    if not name or len(name) > DEVICE_NAME_MAX_CHARS:
+        raise InputError(f"a device needs a name of 1 to {DEVICE_NAME_MAX_CHARS} characters")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(f"'{timezone}' is not an IANA time zone (e.g. Europe/Berlin)") from None
-    if not (isinstance(base_load, (int, float)) and np.isfinite(base_load) and 0 < base_load <= 1e6):
-        raise InputError("base load must be a positive number of kW")
+    if not (isinstance(base_load, (int, float)) and np.isfinite(base_load)
+            and BASE_LOAD_MIN_KW <= base_load <= BASE_LOAD_MAX_KW):
+        raise InputError(f"base load must be between {BASE_LOAD_MIN_KW:g} and {BASE_LOAD_MAX_KW:,.0f} kW")
     if profile not in PROFILES:
         raise InputError(f"profile must be one of {', '.join(PROFILES)}")
     return name
@@ -117,12 +131,14 @@ def edit_device(engine: Engine, device_id: int, *, name: str, timezone: str, bas
 
 
 def remove_device(engine: Engine, device_id: int) -> None:
+    """Remove a device with its readings, forecasts and health."""
     with engine.begin() as conn:
         if not repo.delete_device(conn, device_id):
             raise InputError(f"device {device_id} does not exist")
 
 
 def list_devices(engine: Engine) -> pd.DataFrame:
+    """Every device (device_id, name, timezone, base_load, profile, seed, created_at), by id."""
     return repo.list_devices(engine)
 
 
@@ -149,11 +165,14 @@ def ensure_seeded(engine: Engine, config: EnergyConfig | None = None, now: pd.Ti
 
 
 def sim_time(engine_or_conn: Engine | Connection) -> pd.Timestamp | None:
+    """The simulated clock (the last completed tick, UTC); None before the first start."""
     state = repo.read_state(engine_or_conn)
     return state["sim_time"] if state else None
 
 
-def training_panel(engine: Engine, config: EnergyConfig, end: pd.Timestamp | None = None):  # type: ignore[no-untyped-def]
+def training_panel(engine: Engine, config: EnergyConfig,
+                   end: pd.Timestamp | None = None) -> tuple[HourlyPanel, pd.DataFrame]:
+    """The last ``train_days`` of every device as a panel, and the readings it was built from."""
     end = end if end is not None else (sim_time(engine) or utc_now().floor("h"))
     start = end - pd.Timedelta(days=config.train_days)
     with engine.connect() as conn:
@@ -164,11 +183,16 @@ def training_panel(engine: Engine, config: EnergyConfig, end: pd.Timestamp | Non
     return build_panel(readings, devices, start, end), readings
 
 
-def train_and_register(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...] = ("lightgbm", "seasonal-naive"),
+def train_and_register(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
                        *, config: EnergyConfig | None = None, progress: Progress | None = None,
                        deploy: bool = True) -> list[ModelRecord]:
     """Train on stored history, save every model with its held-out scores, deploy the best."""
     config = config or energy_config()
+    if not algorithms:
+        raise InputError("choose at least one algorithm to train")
+    unknown = [a for a in algorithms if a not in ALGORITHMS]
+    if unknown:
+        raise InputError(f"unknown algorithm '{unknown[0]}' (choose from {', '.join(ALGORITHMS)})")
     panel, readings = training_panel(engine, config)
     trained = train_models(panel, algorithms, config, progress)
     fingerprint = data_fingerprint(readings)
@@ -367,8 +391,17 @@ def maybe_auto_retrain(engine: Engine, registry: ModelRegistry, report: TickRepo
     return True
 
 
+@dataclass(frozen=True)
+class BackfillReport:
+    """Rows a backfill wrote (0 where everything was already stored)."""
+
+    readings: int
+    forecasts: int
+    health_days: int
+
+
 def backfill(engine: Engine, registry: ModelRegistry, start: Any, end: Any, *, config: EnergyConfig | None = None,
-             max_days: int = 120) -> dict[str, int]:
+             max_days: int = BACKFILL_MAX_DAYS) -> BackfillReport:
     """Fill missing readings for hours in [start, end), forecasts of the deployed model for hour
     boundaries in [start, end] (from readings before each one), and daily health in range.
     Idempotent; never writes beyond the simulated clock."""
@@ -392,7 +425,7 @@ def backfill(engine: Engine, registry: ModelRegistry, start: Any, end: Any, *, c
         windows = [t for t in targets if t.hour == 0 and t > lo]
         for t in windows:
             compute_health(conn, t, config)
-    return {"readings": readings, "forecasts": n_forecasts, "health_days": len(windows)}
+    return BackfillReport(readings=readings, forecasts=n_forecasts, health_days=len(windows))
 
 
 def health_now(engine: Engine, config: EnergyConfig | None = None) -> pd.DataFrame:
@@ -405,8 +438,48 @@ def health_now(engine: Engine, config: EnergyConfig | None = None) -> pd.DataFra
 
 
 def deploy(registry: ModelRegistry, model_id: str) -> None:
+    """Make ``model_id`` the next-hour model the simulator forecasts with from its next tick."""
     record = registry.get(model_id)
     if record.domain != DOMAIN:
         raise InputError(f"model '{model_id}' is not an energy model")
     registry.deploy(model_id)
 
+
+# --- backtest of uploaded metered readings ------------------------------------------------------
+
+@dataclass(frozen=True)
+class MeteredColumns:
+    """The columns of a metered CSV as detected; None where nothing fits."""
+
+    time: str | None
+    load: str | None
+    meter: str | None
+
+
+@dataclass(frozen=True)
+class MeteredBacktest:
+    """Next-hour forecasts scored on the last 20% of each meter's time, beside same hour yesterday."""
+
+    overall: HealthMetrics
+    per_device: pd.DataFrame  # device, test_start and the health metrics, one row per meter
+    notes: tuple[str, ...]  # what was skipped or assumed while reading the file
+    report: dict[str, Any]  # the same, JSON-ready (the CLI prints it)
+
+
+def guess_metered_columns(frame: pd.DataFrame) -> MeteredColumns:
+    """The time, load and meter columns a metered CSV most likely has (the page's defaults)."""
+    return MeteredColumns(*metered.guess_columns(frame))
+
+
+def metered_backtest(frame: pd.DataFrame, *, time_col: str | None = None, value_col: str | None = None,
+                     device_col: str | None = None, detect_device: bool = False, timezone: str = "UTC",
+                     file: str | None = None, config: EnergyConfig | None = None) -> MeteredBacktest:
+    """Resample uploaded readings to hourly load per meter and backtest next-hour forecasts on them.
+
+    With no ``device_col`` the file is one meter unless ``detect_device``; raises InputError on bad input."""
+    readings, devices, notes = metered.metered_readings(frame, time_col=time_col, value_col=value_col,
+                                                        device_col=device_col, detect_device=detect_device,
+                                                        timezone=timezone, file=file)
+    result = metered.backtest(readings, devices, config)
+    return MeteredBacktest(overall=HealthMetrics(**result["overall"]), per_device=pd.DataFrame(result["per_device"]),
+                           notes=tuple(notes), report={"notes": notes, **result})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -17,12 +18,31 @@ METRIC_COLUMNS = ["n_scored", "rmse", "mape", "bias", "baseline_rmse", "rmse_rat
 
 
 @dataclass(frozen=True)
+class Device:
+    device_id: int
+    name: str
+    timezone: str
+    base_load: float  # kW
+    profile: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.timezone}, {self.profile})"
+
+
+def devices(engine: Engine) -> list[Device]:
+    """Every device, by id, as the selector and the device editor show it."""
+    return [Device(int(r.device_id), str(r.name), str(r.timezone), float(r.base_load), str(r.profile))
+            for r in repo.list_devices(engine).itertuples(index=False)]
+
+
+@dataclass(frozen=True)
 class DeviceView:
     name: str
     timezone: str
     history: pd.DataFrame  # ts_local, ts_utc, value: the last 24 readings
     past_forecasts: pd.DataFrame  # ts_local, y_pred, model_id over the same hours
-    next_forecast: dict | None  # ts_local, y_pred, lower, upper, model_id for the hour after the clock
+    next_forecast: dict[str, Any] | None  # ts_local, y_pred, lower, upper, model_id for the hour after the clock
 
 
 def device_view(engine: Engine, device_id: int, hours: int = 24) -> DeviceView | None:

@@ -145,6 +145,10 @@ def list_devices(conn: Connection | Engine) -> pd.DataFrame:
     return frame.astype({"device_id": "int64", "base_load": "float64", "seed": "int64"})
 
 
+def count_devices(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(devices)).scalar() or 0)
+
+
 def insert_device(conn: Connection, row: dict[str, Any]) -> int | None:
     """Insert a device; None if the name is taken."""
     result = conn.execute(_insert(conn, devices).values(**row).on_conflict_do_nothing().returning(devices.c.device_id))

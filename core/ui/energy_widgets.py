@@ -1,23 +1,40 @@
-"""Streamlit pieces of the energy page: the simulator singleton, the live panel, admin forms."""
+"""Streamlit pieces of the energy page: the simulator singleton, the live panel, admin forms.
+
+Each user action is one call into ``core.energy.service`` (or the simulator); defaults, limits
+and help texts come from ``core.energy.config.PAGE``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine
 
 from core.energy import service, views
-from core.energy.config import PROFILES, TIMEZONES, energy_config
-from core.energy.models import ALGORITHMS
+from core.energy.config import (
+    ALGORITHMS,
+    BASE_LOAD_MAX_KW,
+    BASE_LOAD_MIN_KW,
+    DEVICE_NAME_MAX_CHARS,
+    PAGE,
+    PROFILES,
+    TIMEZONES,
+    energy_config,
+)
 from core.energy.simulator import EnergySimulator, start_simulator
+from core.energy.views import Device, DeviceView
 from core.errors import HeadroomError
 from core.ui.downloads import download_table
 from core.ui.energy_figures import health_grid_figure, history_figure
 from core.ui.format import number, show_table
 from core.ui.resources import app_settings, get_engine, get_registry
 
-MAX_GRID_DEVICES = 40
+T = TypeVar("T")
+ZONES = list(TIMEZONES)
 
 
 @st.cache_resource(show_spinner="Starting the energy simulation (first start seeds two devices and trains a model)…")
@@ -34,25 +51,29 @@ def simulator() -> EnergySimulator:
 
 def refresh_seconds(sim: EnergySimulator) -> float:
     """Poll about as often as ticks land: each simulated hour at demo speed, else every 30 s."""
-    return max(2.0, 60.0 / sim.speed) if sim.speed > 0 else 30.0
+    if sim.speed > 0:
+        return max(PAGE.refresh_min_seconds, 60.0 / sim.speed)
+    return PAGE.refresh_real_time_seconds
 
 
-def device_selector(devices: pd.DataFrame) -> int | None:
-    if devices.empty:
+def device_selector(devices: list[Device]) -> int | None:
+    """The selected device's id; None (with a hint) when there are no devices."""
+    if not devices:
         st.info("No devices yet: add one under Admin → Devices.")
         return None
-    labels = {int(r.device_id): f"{r.name} ({r.timezone}, {r.profile})" for r in devices.itertuples()}
+    labels = {d.device_id: d.label for d in devices}
     return st.selectbox("Device", list(labels), format_func=labels.__getitem__, key="energy-device")
 
 
-@st.cache_data(show_spinner=False, ttl=60, max_entries=64)
-def _device_view(_engine, device_id: int, clock: str, version: int):  # type: ignore[no-untyped-def]
-    return views.device_view(_engine, device_id)
+# The clock and the admin version are in the keys, so a tick or an admin action means a fresh view.
+@st.cache_data(show_spinner=False, ttl=PAGE.view_cache_seconds, max_entries=64)
+def _device_view(_engine: Engine, device_id: int, clock: str, version: int) -> DeviceView | None:
+    return views.device_view(_engine, device_id, hours=PAGE.history_hours)
 
 
-@st.cache_data(show_spinner=False, ttl=60, max_entries=16)
-def _grid(_engine, clock: str, version: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    return views.health_grid(_engine, days=7)
+@st.cache_data(show_spinner=False, ttl=PAGE.view_cache_seconds, max_entries=16)
+def _grid(_engine: Engine, clock: str, version: int) -> pd.DataFrame:
+    return views.health_grid(_engine, days=PAGE.grid_days)
 
 
 def _version() -> int:
@@ -97,7 +118,7 @@ def live_panel(sim: EnergySimulator, device_id: int) -> None:
             else:
                 st.plotly_chart(history_figure(view), key="energy-history")
         with right:
-            st.markdown("**Last 24 readings** (local time, newest first)")
+            st.markdown(f"**Last {PAGE.history_hours} readings** (local time, newest first)")
             if view is not None:
                 table = view.history.assign(time=view.history["ts_local"].dt.strftime("%a %H:%M"))
                 st.dataframe(table[["time", "value"]].iloc[::-1].rename(columns={"value": "kW"}), hide_index=True,
@@ -111,7 +132,7 @@ def live_panel(sim: EnergySimulator, device_id: int) -> None:
         if grid.empty:
             st.info("No health computed yet.")
         else:
-            shown = views.worst_devices(grid, MAX_GRID_DEVICES, include=device_id)
+            shown = views.worst_devices(grid, PAGE.max_grid_devices, include=device_id)
             st.plotly_chart(health_grid_figure(shown), key="energy-grid")
             if len(shown) < len(grid):
                 st.caption(f"Showing {shown['device_id'].nunique()} of {grid['device_id'].nunique()} devices: "
@@ -125,7 +146,7 @@ def live_panel(sim: EnergySimulator, device_id: int) -> None:
 
 
 def metrics_table(device_id: int) -> None:
-    table = views.health_table(get_engine(), device_id)
+    table = views.health_table(get_engine(), device_id, days=PAGE.health_table_days)
     if table.empty:
         st.info("No health windows stored for this device yet.")
         return
@@ -133,66 +154,82 @@ def metrics_table(device_id: int) -> None:
     download_table(table, f"energy_health_device_{device_id}.csv", key="energy-health-download")
 
 
-def _run(action, success: str) -> None:  # type: ignore[no-untyped-def]
+def _run(action: Callable[[], T], success: Callable[[T], str]) -> None:
+    """Run one service call; show its error, or toast its result and refresh the page."""
     try:
-        action()
+        result = action()
     except HeadroomError as exc:
         st.error(exc.message)
         return
-    st.toast(success)
+    st.toast(success(result))
     _changed()
 
 
-def devices_admin(devices: pd.DataFrame, device_id: int | None) -> None:
+def _device_fields(prefix: str, current: Device | None) -> tuple[str, str, float, str]:
+    """Name, time zone, base load and profile inputs, filled from ``current`` (or the defaults).
+
+    When editing, every key ends in the device id: Streamlit keeps a keyed widget's value across
+    reruns, so keys shared by all devices would show (and save) the previously selected one's values."""
+    suffix = f"-{current.device_id}" if current else ""
+    c = st.columns(4)
+    name = c[0].text_input("Name", current.name if current else "", max_chars=DEVICE_NAME_MAX_CHARS,
+                           help=PAGE.help_name, key=f"{prefix}-name{suffix}")
+    zone = current.timezone if current else ZONES[0]
+    tz = c[1].selectbox("Time zone", ZONES, index=ZONES.index(zone) if zone in ZONES else 0,
+                        help=PAGE.help_timezone, key=f"{prefix}-tz{suffix}")
+    base = c[2].number_input("Base load (kW)", BASE_LOAD_MIN_KW, BASE_LOAD_MAX_KW,
+                             current.base_load if current else PAGE.base_load_default_kw, PAGE.base_load_step_kw,
+                             help=PAGE.help_base_load, key=f"{prefix}-base{suffix}")
+    profile = c[3].selectbox("Profile", PROFILES, index=PROFILES.index(current.profile) if current else 0,
+                             help=PAGE.help_profile, key=f"{prefix}-profile{suffix}")
+    return name, tz, float(base), profile
+
+
+def devices_admin(devices: list[Device], device_id: int | None) -> None:
     engine = get_engine()
-    zones = list(TIMEZONES)
     with st.form("energy-add-device", clear_on_submit=True):
-        st.markdown("**Add a device** (gets 60 days of history up to the simulated clock)")
-        c = st.columns(4)
-        name = c[0].text_input("Name", key="energy-add-name")
-        tz = c[1].selectbox("Time zone", zones, key="energy-add-tz")
-        base = c[2].number_input("Base load (kW)", 0.1, 100000.0, 5.0, key="energy-add-base")
-        profile = c[3].selectbox("Profile", PROFILES, key="energy-add-profile")
+        st.markdown(f"**Add a device** (gets {energy_config().seed_history_days} days of history up to the "
+                    "simulated clock)")
+        name, tz, base, profile = _device_fields("energy-add", None)
         if st.form_submit_button("Add device"):
-            _run(lambda: service.add_device(engine, name, tz, float(base), profile), f"Added {name}")
-    if device_id is None:
+            _run(lambda: service.add_device(engine, name, tz, base, profile), lambda _: f"Added {name}")
+    current = next((d for d in devices if d.device_id == device_id), None)
+    if current is None:
         return
-    current = devices.set_index("device_id").loc[device_id]
-    with st.form("energy-edit-device"):
-        st.markdown(f"**Edit {current['name']}** (stored readings stay as they are)")
-        c = st.columns(4)
-        name = c[0].text_input("Name", current["name"], key="energy-edit-name")
-        tz = c[1].selectbox("Time zone", zones, index=zones.index(current["timezone"]) if current["timezone"] in zones else 0,
-                            key="energy-edit-tz")
-        base = c[2].number_input("Base load (kW)", 0.1, 100000.0, float(current["base_load"]), key="energy-edit-base")
-        profile = c[3].selectbox("Profile", PROFILES, index=PROFILES.index(current["profile"]), key="energy-edit-profile")
+    with st.form(f"energy-edit-device-{current.device_id}"):
+        st.markdown(f"**Edit {current.name}** (stored readings stay as they are)")
+        name, tz, base, profile = _device_fields("energy-edit", current)
         if st.form_submit_button("Save changes"):
-            _run(lambda: service.edit_device(engine, device_id, name=name, timezone=tz, base_load=float(base),
-                                             profile=profile), "Saved")
-    confirm = st.checkbox(f"Yes, remove {current['name']} and all its readings", key="energy-remove-confirm")
+            _run(lambda: service.edit_device(engine, current.device_id, name=name, timezone=tz, base_load=base,
+                                             profile=profile), lambda _: f"Saved {name}")
+    confirm = st.checkbox(f"Yes, remove {current.name} and all its readings",
+                          key=f"energy-remove-confirm-{current.device_id}")
     if st.button("Remove device", disabled=not confirm, key="energy-remove"):
-        _run(lambda: service.remove_device(engine, device_id), "Removed")
+        _run(lambda: service.remove_device(engine, current.device_id), lambda _: f"Removed {current.name}")
 
 
 def simulation_admin(sim: EnergySimulator) -> None:
     engine, registry = get_engine(), get_registry()
-    c = st.columns([1, 1, 2])
-    hours = c[0].number_input("Hours", 1, 24 * 30, 24, key="energy-advance-hours")
+    c = st.columns([1, 1, 2], vertical_alignment="bottom")
+    hours = int(c[0].number_input("Hours to advance", PAGE.advance_hours_min, PAGE.advance_hours_max, PAGE.advance_hours_default,
+                                  help=PAGE.help_advance, key="energy-advance-hours"))
     if c[1].button("Advance", key="energy-advance"):
         with st.spinner(f"Ticking {hours} hours…"):
-            _run(lambda: sim.advance(int(hours)), f"Advanced {hours} hours")
+            _run(lambda: sim.advance(hours), lambda report: f"Advanced {report.hours} hours")
     clock = service.sim_time(engine)
     today = clock.date() if clock is not None else dt.date.today()
     c = st.columns([1, 1, 2])
-    start = c[0].date_input("Backfill from (UTC)", today - dt.timedelta(days=7), key="energy-backfill-from")
+    start = c[0].date_input("Backfill from (UTC)", today - dt.timedelta(days=PAGE.backfill_default_days),
+                            key="energy-backfill-from")
     end = c[1].date_input("to (UTC)", today, key="energy-backfill-to")
-    if st.button("Backfill missing readings, forecasts and health", key="energy-backfill"):
+    if st.button("Backfill missing readings, forecasts and health", help=PAGE.help_backfill, key="energy-backfill"):
         with st.spinner("Backfilling…"):
             _run(lambda: service.backfill(engine, registry, pd.Timestamp(start, tz="UTC"),
                                           pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)),  # 'to' inclusive
-                 "Backfill done")
+                 lambda r: f"Backfill done: {r.readings} readings, {r.forecasts} forecasts, {r.health_days} health days")
     if st.button("Compute health for the last 24 h now", key="energy-health-now"):
-        _run(lambda: service.health_now(engine), "Health computed")
+        _run(lambda: service.health_now(engine),
+             lambda health: f"Health computed for {0 if health.empty else health['device_id'].nunique()} device(s)")
 
 
 def models_admin() -> None:
@@ -202,67 +239,64 @@ def models_admin() -> None:
         st.info("No model trained yet.")
     else:
         show_table(table, default="%.3f")
-    algorithms = st.multiselect("Algorithms", ALGORITHMS, ["lightgbm", "seasonal-naive"], key="energy-algorithms",
-                                help="GRU loads TensorFlow (slower); the best held-out RMSE ratio is deployed.")
+    algorithms = st.multiselect("Algorithms", ALGORITHMS, list(PAGE.default_algorithms), key="energy-algorithms",
+                                help=PAGE.help_algorithms)
     if st.button("Retrain", key="energy-retrain", disabled=not algorithms):
         bar = st.progress(0.0, text="training…")
-        _run(lambda: service.train_and_register(engine, registry, tuple(algorithms),
-                                                progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m)),
-             "Retrained; the best model on held-out hours is deployed")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+        _run(lambda: service.train_and_register(engine, registry, tuple(algorithms), progress=progress),
+             lambda records: f"Trained {len(records)} model(s); the best on held-out hours is deployed")
     if not table.empty:
-        choice = st.selectbox("Deploy a specific version", list(table["model_id"]), key="energy-deploy-choice",
-                              format_func=lambda m: f"{m} ({table.set_index('model_id').loc[m, 'algorithm']})")
+        algorithm_of = dict(zip(table["model_id"], table["algorithm"], strict=True))
+        choice = st.selectbox("Deploy a specific version", list(algorithm_of), key="energy-deploy-choice",
+                              format_func=lambda m: f"{m} ({algorithm_of[m]})")
         if st.button("Deploy", key="energy-deploy"):
-            _run(lambda: service.deploy(registry, choice), f"Deployed {choice}")
+            _run(lambda: service.deploy(registry, choice), lambda _: f"Deployed {choice}")
 
 
 def metered_backtest() -> None:
     """Upload real metered data and score next-hour forecasts on its last 20% of time."""
-    from core.energy.backtest import backtest, guess_columns, metered_readings
     from core.ui.upload import csv_upload
 
     frame = csv_upload("Metered readings (CSV: time, load, optional meter id)", key="energy-backtest-upload")
     if frame is None:
         return
     columns = list(frame.columns)
-    guessed_time, guessed_value, guessed_device = guess_columns(frame)
-    meters = [None, *columns]
+    guessed = service.guess_metered_columns(frame)
+    meters: list[str | None] = [None, *columns]
 
-    def position(options: list, guess: str | None, fallback: int) -> int:
+    def position(options: Sequence[str | None], guess: str | None, fallback: int) -> int:
         return options.index(guess) if guess is not None and guess in options else fallback
 
     c = st.columns(4)
-    time_col = c[0].selectbox("Time column", columns, key="energy-bt-time", index=position(columns, guessed_time, 0))
+    time_col = c[0].selectbox("Time column", columns, key="energy-bt-time", index=position(columns, guessed.time, 0))
     value_col = c[1].selectbox("Load column", columns, key="energy-bt-value",
-                               index=position(columns, guessed_value, min(1, len(columns) - 1)))
-    device_col = c[2].selectbox("Meter column", meters, key="energy-bt-device", index=position(meters, guessed_device, 0),
-                                format_func=lambda v: "(one meter)" if v is None else v,
-                                help="Detected when timestamps repeat across a column's values: several meters' "
-                                     "readings of one hour are never averaged together.")
-    tz = c[3].selectbox("Time zone of the timestamps", list(TIMEZONES), index=list(TIMEZONES).index("UTC"),
-                        key="energy-bt-tz")
+                               index=position(columns, guessed.load, min(1, len(columns) - 1)))
+    device_col = c[2].selectbox("Meter column", meters, key="energy-bt-device", index=position(meters, guessed.meter, 0),
+                                format_func=lambda v: "(one meter)" if v is None else v, help=PAGE.help_meter_column)
+    tz = c[3].selectbox("Time zone of the timestamps", ZONES, index=ZONES.index(PAGE.backtest_timezone),
+                        help=PAGE.help_backtest_timezone, key="energy-bt-tz")
     if not st.button("Run backtest", key="energy-bt-run"):
         return
+    source = frame.attrs.get("csv")
     try:
         with st.spinner("Resampling, training on the first 80% and scoring the rest…"):
-            source = frame.attrs.get("csv")
-            readings, devices, notes = metered_readings(frame, time_col=time_col, value_col=value_col,
-                                                        device_col=device_col, detect_device=False, timezone=tz,
-                                                        file=source.name if source else None)
-            result = backtest(readings, devices)
+            result = service.metered_backtest(frame, time_col=time_col, value_col=value_col, device_col=device_col,
+                                              timezone=tz, file=source.name if source else None)
     except HeadroomError as exc:
         st.error(exc.message)
         return
-    overall = result["overall"]
-    for note in notes:
+    for note in result.notes:
         st.info(note)
-    ratio = overall["rmse_ratio"]
+    overall = result.overall
     # No ratio when yesterday's value was exact every hour (a constant series): say so rather than crash.
-    shown = number(ratio, ".3f")
+    shown = number(overall.rmse_ratio, ".3f")
     if shown == "n/a":
         shown += " (same hour yesterday was exact)"
     st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{shown}** "
-                f"over {overall['n_scored']} held-out hours ({overall['status']}).")
-    table = pd.DataFrame(result["per_device"])
-    show_table(table, default="%.3f")
-    download_table(table, "energy_backtest.csv", key="energy-bt-download")
+                f"over {overall.n_scored} held-out hours ({overall.status}).")
+    show_table(result.per_device, default="%.3f")
+    download_table(result.per_device, "energy_backtest.csv", key="energy-bt-download")

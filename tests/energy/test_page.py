@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.energy.simulator import THREAD_NAME, running_simulators
 from tests.support import ROOT
 
-PAGE = str(ROOT / "pages" / "3_energy.py")
+PAGE = "pages/3_energy.py"
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,11 @@ def _small_and_clean(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.T
 
 
 def _page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    # Run as a page of the app (Home.py is the entry script), as `streamlit run Home.py` serves it:
+    # the menu's page links are resolved against the entry script.
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at.switch_page(PAGE)
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -133,3 +137,45 @@ def test_backtest_tab_survives_a_constant_meter(monkeypatch: pytest.MonkeyPatch,
     _button(at, "Run backtest").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("n/a (same hour yesterday was exact)" in m.value for m in at.markdown)
+
+
+def _edit_widget(widgets, field: str):  # type: ignore[no-untyped-def]
+    """The one edit-form widget for ``field``, whatever device suffix its key carries."""
+    found = [w for w in widgets if w.key is not None and w.key.startswith(f"energy-edit-{field}")]
+    assert len(found) == 1, [w.key for w in found]
+    return found[0]
+
+
+def test_edit_form_follows_the_selected_device() -> None:
+    """Regression: after switching Device A -> Device B the edit form showed B's title over A's
+    values, and Save wrote A's name and base load onto B."""
+    from core.energy.service import list_devices
+    from core.ui.resources import get_engine
+
+    at = _page()
+    devices = list_devices(get_engine()).set_index("name")
+    a, b = devices.loc["Device A"], devices.loc["Device B"]
+    at.selectbox(key="energy-device").select(int(a["device_id"])).run()
+    assert _edit_widget(at.text_input, "name").value == "Device A"
+    at.checkbox[0].check().run()  # "Yes, remove Device A …": must not carry over to Device B
+
+    at.selectbox(key="energy-device").select(int(b["device_id"])).run()
+    assert not at.exception
+    assert at.checkbox[0].label.startswith("Yes, remove Device B") and not at.checkbox[0].value
+    assert any(m.value.startswith("**Edit Device B**") for m in at.markdown)
+    assert _edit_widget(at.text_input, "name").value == "Device B"
+    assert _edit_widget(at.selectbox, "tz").value == b["timezone"] == "Europe/Berlin"
+    assert _edit_widget(at.number_input, "base").value == pytest.approx(b["base_load"])
+    assert _edit_widget(at.selectbox, "profile").value == b["profile"]
+
+    _edit_widget(at.number_input, "base").set_value(13.5)
+    _button(at, "Save changes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    after = list_devices(get_engine()).set_index("device_id")
+    assert after.loc[int(b["device_id"]), "name"] == "Device B"
+    assert after.loc[int(b["device_id"]), "base_load"] == pytest.approx(13.5)
+    assert after.loc[int(b["device_id"]), "timezone"] == "Europe/Berlin"
+    assert after.loc[int(a["device_id"]), ["name", "timezone", "profile"]].tolist() == \
+        ["Device A", a["timezone"], a["profile"]]
+    assert after.loc[int(a["device_id"]), "base_load"] == pytest.approx(a["base_load"])

@@ -181,7 +181,7 @@ def test_advance_and_backfill_are_idempotent(env: EnergyEnv) -> None:
     clock = sim_time(env.engine)
     before = _counts(env)
     result = service.backfill(env.engine, env.registry, clock - 72 * HOUR, clock, config=env.config)
-    assert result["readings"] == 0  # all readings were there
+    assert result.readings == 0  # all readings were there
     assert _counts(env)[:2] == before[:2]
     with pytest.raises(InputError):
         service.backfill(env.engine, env.registry, clock, clock - HOUR, config=env.config)
