@@ -16,9 +16,11 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
+from core.energy.config import PAGE as ENERGY_PAGE
 from core.energy.simulator import running_simulators
 
-IDLE_SECONDS = 30.0
+# A whole page reruns, not a fragment: never more often than this, even at demo speed.
+MIN_PAGE_SECONDS = 5.0
 
 
 def _energy_seconds() -> float | None:
@@ -26,7 +28,9 @@ def _energy_seconds() -> float | None:
     if not simulators:
         return None
     speed = max(s.speed for s in simulators)
-    return max(5.0, 60.0 / speed) if speed > 0 else IDLE_SECONDS
+    if speed <= 0:
+        return ENERGY_PAGE.refresh_real_time_seconds
+    return max(MIN_PAGE_SECONDS, 60.0 / speed)
 
 
 # Each source says how often its work changes the page (seconds), or None while it is idle.
