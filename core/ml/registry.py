@@ -8,10 +8,12 @@ Artifacts are saved one of three ways, recorded in ``artifact_kind``:
   Only classes inside the ``core`` package are loaded, so the app loads only what it wrote.
 
 Model ids are generated here and match ``[a-z0-9-]+``, so they cannot escape the store.
+The SQL lives in ``core.storage.models_repo``; this module keeps files and rows in step.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import re
 import shutil
@@ -22,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from core.errors import InputError
-from core.storage.schema import ensure_schema, models
+from core.storage import models_repo as repo
+from core.storage.schema import ensure_schema
 
 STATUSES = ("trained", "deployed", "retired")
 _SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -109,8 +112,7 @@ class ModelRegistry:
                 created_at=created,
                 notes=notes,
             )
-            with self.engine.begin() as conn:
-                conn.execute(models.insert().values(**record.__dict__))
+            repo.insert_model(self.engine, record.__dict__)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)
@@ -118,21 +120,18 @@ class ModelRegistry:
         return record
 
     def get(self, model_id: str) -> ModelRecord:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(models).where(models.c.model_id == model_id)).mappings().first()
+        row = repo.get_model(self.engine, model_id)
         if row is None:
             raise InputError(f"model '{model_id}' is not in the registry")
         return ModelRecord(**row)
 
     def list(self, domain: str | None = None, name: str | None = None) -> list[ModelRecord]:
         """Records, newest first."""
-        query = select(models).order_by(models.c.created_at.desc())
-        if domain:
-            query = query.where(models.c.domain == domain)
-        if name:
-            query = query.where(models.c.name == name)
-        with self.engine.connect() as conn:
-            return [ModelRecord(**row) for row in conn.execute(query).mappings()]
+        return [ModelRecord(**row) for row in repo.list_models(self.engine, domain, name)]
+
+    def domains(self) -> builtins.list[str]:  # `list` here is the method above
+        """The domains with at least one model, sorted."""
+        return repo.list_domains(self.engine)
 
     def load(self, model_id: str) -> Any:
         record = self.get(model_id)
@@ -154,29 +153,59 @@ class ModelRegistry:
         raise InputError(f"model '{model_id}' has an unknown artifact kind '{record.artifact_kind}'")
 
     def set_status(self, model_id: str, status: str) -> None:
+        """Set a status; 'deployed' goes through ``deploy`` so one stays deployed per (domain, name)."""
         if status not in STATUSES:
             raise InputError(f"status must be one of {', '.join(STATUSES)}")
-        self.get(model_id)
-        with self.engine.begin() as conn:
-            conn.execute(update(models).where(models.c.model_id == model_id).values(status=status))
+        if status == "deployed":
+            self.deploy(model_id)
+        elif repo.set_status(self.engine, model_id, status) == 0:
+            raise InputError(f"model '{model_id}' is not in the registry")
 
     def deploy(self, model_id: str) -> None:
         """Mark ``model_id`` deployed; any other deployed model of the same domain and name
         goes back to 'trained', so exactly one is deployed per (domain, name)."""
-        record = self.get(model_id)
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(models)
-                .where(models.c.domain == record.domain, models.c.name == record.name, models.c.status == "deployed")
-                .values(status="trained")
-            )
-            conn.execute(update(models).where(models.c.model_id == model_id).values(status="deployed"))
+        if repo.deploy_only(self.engine, model_id) == 0:
+            raise InputError(f"model '{model_id}' is not in the registry")
 
     def deployed(self, domain: str, name: str | None = None) -> ModelRecord | None:
         for record in self.list(domain, name):
             if record.status == "deployed":
                 return record
         return None
+
+    def retire(self, model_id: str) -> None:
+        """Keep the model listed (and loadable) but out of use."""
+        self.set_status(model_id, "retired")
+
+    def delete(self, model_id: str) -> None:
+        """Remove the artifact directory, then the row. A failure part-way leaves the model listed
+        (its artifact possibly gone), never a row-less directory nobody can see or delete."""
+        record = self.get(model_id)
+        path = self._path(record.domain, model_id)
+        # Renamed first, so a half-removed directory is never loaded as the model.
+        doomed = path.with_name(f".{model_id}.deleting")
+        if path.is_dir():
+            path.rename(doomed)
+        if doomed.exists():
+            shutil.rmtree(doomed)
+        repo.delete_model(self.engine, model_id)
+
+    def artifact_dir(self, model: str | ModelRecord) -> Path:
+        """Where the model's artifact lives (whether or not it is there)."""
+        record = self.get(model) if isinstance(model, str) else model
+        return self._path(record.domain, record.model_id)
+
+    def size_on_disk(self, model: str | ModelRecord) -> int:
+        """Bytes of the model's artifact directory; 0 when it is missing."""
+        path = self.artifact_dir(model)
+        total = 0
+        for file in path.rglob("*") if path.is_dir() else ():
+            try:
+                if file.is_file() and not file.is_symlink():
+                    total += file.stat().st_size
+            except FileNotFoundError:  # removed meanwhile by another process's delete
+                continue
+        return total
 
 
 def _jsonable(value: Any) -> Any:
