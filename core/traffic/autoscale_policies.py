@@ -188,10 +188,10 @@ def follow_path(serving: np.ndarray, params: ScalingParams, start: int) -> tuple
     boot, steps = params.boot_delay, len(serving)
     increase = np.maximum(np.diff(serving, prepend=serving[0]), 0)
     booting = np.zeros(steps, dtype=int)
-    for s in np.flatnonzero(increase):
+    for s in np.flatnonzero(increase).tolist():
         booting[max(0, s - boot):s] += increase[s]
     ordered = np.zeros(steps, dtype=int)
-    for s in np.flatnonzero(increase):
+    for s in np.flatnonzero(increase).tolist():
         if s - boot >= 0:
             ordered[s - boot] += increase[s]
     released = np.maximum(np.diff(serving, prepend=start) * -1, 0)

@@ -16,6 +16,7 @@ from data the model has not seen.
 from __future__ import annotations
 
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -225,7 +226,11 @@ def _truth_matrix(y: pd.Series, usable: pd.Series, origins: pd.DatetimeIndex, ho
 
 @dataclass
 class BacktestResult:
-    """Every model's h-step forecasts on one test window, with intervals and scores."""
+    """Every model's h-step forecasts on one test window, with intervals and scores.
+
+    The derived tables (``predictions``, ``leaderboard``, ``error_by_hour``) are built once per
+    step and kept on the result: a page rerun, or the leaderboard reading the predictions, reuses
+    them. They are shared, so callers must not modify them in place."""
 
     series: TrafficSeries
     calibrated: Calibrated
@@ -235,10 +240,20 @@ class BacktestResult:
     origins: pd.DatetimeIndex
     paths: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
+    # Names this run, for caches of what is derived from it (a replay): equal settings retrained are a new run.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, compare=False)
+    _derived: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def model_names(self) -> list[str]:
         return list(self.paths)
+
+    def _once(self, kind: str, step: int, build: Callable[[int], pd.DataFrame]) -> pd.DataFrame:
+        key = (kind, step)
+        found = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = build(step)
+        return found
 
     def step_forecast(self, model: str, step: int, q: float | None = None) -> pd.Series:
         """Forecast of each test interval issued ``step`` intervals before it (q = quantile)."""
@@ -249,8 +264,18 @@ class BacktestResult:
         return s[(s.index >= self.test_start) & (s.index <= self.series.y.index[-1])]
 
     def predictions(self, step: int | None = None) -> pd.DataFrame:
-        """Long table: timestamp, model, y_true, y_pred, lo, hi (the CLI's --out format)."""
-        step = step or self.horizon
+        """Long table: timestamp, model, y_true, y_pred, lo, hi (the CLI's --out format). Built once per step."""
+        return self._once("predictions", step or self.horizon, self._predictions)
+
+    def leaderboard(self, step: int | None = None) -> pd.DataFrame:
+        """MAE, RMSE, sMAPE, MASE (vs the 1-day seasonal naive on training data) and coverage. Built once per step."""
+        return self._once("leaderboard", step or self.horizon, self._leaderboard)
+
+    def error_by_hour(self, step: int | None = None) -> pd.DataFrame:
+        """RMSE per hour of day (local time) for each model: rows = hour, columns = model. Built once per step."""
+        return self._once("error_by_hour", step or self.horizon, self._error_by_hour)
+
+    def _predictions(self, step: int) -> pd.DataFrame:
         lo_q, hi_q = (1 - self.interval) / 2, 1 - (1 - self.interval) / 2
         frames = []
         for name in self.paths:
@@ -261,9 +286,7 @@ class BacktestResult:
                 "hi": self.step_forecast(name, step, hi_q).to_numpy()}))
         return pd.concat(frames, ignore_index=True)
 
-    def leaderboard(self, step: int | None = None) -> pd.DataFrame:
-        """MAE, RMSE, sMAPE, MASE (vs the 1-day seasonal naive on training data) and coverage."""
-        step = step or self.horizon
+    def _leaderboard(self, step: int) -> pd.DataFrame:
         preds = self.predictions(step)
         usable = self.series.usable()
         train = self.series.y[(self.series.y.index < self.test_start)]
@@ -276,12 +299,10 @@ class BacktestResult:
             weight = self.calibrated.weights[name].iloc[step - 1] if name in self.calibrated.weights else np.nan
             rows.append({"model": name, **scores, "ensemble_weight": weight, "n": int(len(g)),
                          "baseline": name in BASELINES})
-        table = pd.DataFrame(rows).sort_values("rmse").reset_index(drop=True)
-        table["smape"] = table["smape"]  # percent already
+        table = pd.DataFrame(rows).sort_values("rmse").reset_index(drop=True)  # sMAPE is in percent already
         return table[["model", "mae", "rmse", "smape", "mase", "coverage", "ensemble_weight", "n", "baseline"]]
 
-    def error_by_hour(self, step: int | None = None) -> pd.DataFrame:
-        """RMSE per hour of day (local time) for each model: rows = hour, columns = model."""
+    def _error_by_hour(self, step: int) -> pd.DataFrame:
         preds = self.predictions(step).dropna(subset=["y_true"])
         hours = pd.DatetimeIndex(preds["timestamp"]).hour
         err = (preds["y_true"] - preds["y_pred"]) ** 2

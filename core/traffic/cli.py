@@ -12,11 +12,12 @@ from core.config import get_settings
 from core.errors import InputError
 from core.io import read_csv
 from core.io.export import safe_csv_bytes
-from core.traffic.backtest import forward_forecast, run_backtest
+from core.traffic import config, service
+from core.traffic.autoscale import ScalingParams
 from core.traffic.models import MODEL_NAMES
 from core.traffic.series import FREQUENCIES, TrafficSeries, load_series
 
-DEFAULT_MODELS = "seasonal_naive,naive,lightgbm,xgboost"
+DEFAULT_MODELS = ",".join(config.DEFAULTS.models)
 
 
 def _freq_label(freq: str) -> str:
@@ -52,7 +53,9 @@ def _write(df: Any, path: Path | None) -> str | None:
 
 def _backtest(args: argparse.Namespace) -> dict[str, Any]:
     series = _series(args)
-    result = run_backtest(series, test_start=args.test_start, horizon=args.horizon, models=_models(args.models))
+    settings = service.backtest_settings(series, test_start=args.test_start, horizon=args.horizon,
+                                         models=_models(args.models))
+    result = service.backtest(series, settings, n_jobs=config.CLI_N_JOBS)
     board = result.leaderboard()
     out = _write(result.predictions(), args.out)
     return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
@@ -62,15 +65,11 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
             "ensemble_weights": result.calibrated.weights.iloc[args.horizon - 1].round(4).to_dict()}
 
 
-def _params(args: argparse.Namespace) -> Any:
-    from core.traffic.autoscale import ScalingParams
-
+def _params(args: argparse.Namespace) -> ScalingParams:
     names = {f.name for f in fields(ScalingParams)}
     values = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     values["interval_minutes"] = _series_minutes(args.freq)
-    params = ScalingParams(**values)
-    params.validate()
-    return params
+    return service.policy_params(changes=values)
 
 
 def _series_minutes(freq: str) -> float:
@@ -80,15 +79,13 @@ def _series_minutes(freq: str) -> float:
 
 
 def _autoscale(args: argparse.Namespace) -> dict[str, Any]:
-    from core.traffic.planning import scaling_study
-
     params = _params(args)
     series = _series(args)
-    result = run_backtest(series, test_start=args.test_start, horizon=1, models=_models(args.models),
-                          extra_steps=max(1, params.boot_delay))
-    study = scaling_study(result, params, quantile=args.quantile)
-    table = study.replay.summary_table()
-    out = _write(study.replay.decisions_table(), args.out)
+    settings = service.backtest_settings(series, test_start=args.test_start, horizon=1, models=_models(args.models))
+    result = service.backtest(series, settings, extra_steps=max(1, params.boot_delay), n_jobs=config.CLI_N_JOBS)
+    study = service.scaling_study(result, params, quantile=args.quantile)
+    table = study.policies
+    out = _write(study.decisions, args.out)
     return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
             "forecast_model": study.model, "quantile": study.quantile,
             "cost_optimal_quantile": study.best_quantile, "params": {f.name: getattr(params, f.name)
@@ -99,9 +96,11 @@ def _autoscale(args: argparse.Namespace) -> dict[str, Any]:
 
 def _forecast(args: argparse.Namespace) -> dict[str, Any]:
     series = _series(args)
-    forward = forward_forecast(series, steps=args.steps, models=_models(args.models))
+    ahead = service.forward(series, _models(args.models), args.steps, quantiles=config.CLI_FORWARD_QUANTILES,
+                            n_jobs=config.CLI_N_JOBS)
+    forward = ahead.frame
     out = _write(forward.reset_index(), args.out)
-    return {"file": str(args.csv), "freq": series.freq, "model": forward.attrs.get("model"),
+    return {"file": str(args.csv), "freq": series.freq, "model": ahead.model,
             "from": str(forward.index[0]), "to": str(forward.index[-1]), "forecast_csv": out,
             "forecast": forward.reset_index().astype({"timestamp": str}).to_dict("records")}
 

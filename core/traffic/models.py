@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from core.ml.lazy import import_keras, import_prophet
 from core.traffic.features import recursive_forecast, training_matrix
+
+if TYPE_CHECKING:  # the libraries themselves are imported lazily, when a model trains
+    from lightgbm import LGBMRegressor
+    from prophet import Prophet
+    from xgboost import XGBRegressor
 
 Progress = Callable[[str], None]
 MODEL_NAMES = ("seasonal_naive", "naive", "lightgbm", "xgboost", "prophet", "hybrid")
@@ -95,7 +100,8 @@ class GradientBoosting:
     no longer have to track the level itself, which left a step-shaped error on large or
     smooth series (2e6 requests per interval: RMSE 11.2k -> 6.7k; NASA 15m 108.0 -> 107.0).
     The tree count is chosen by early stopping on the last 15% of the fit window
-    (time-ordered), then the model is refit on all of it.
+    (time-ordered), then the model is refit on all of it. ``LightGBMModel`` and
+    ``XGBoostModel`` supply the library calls.
     """
 
     name: str = "lightgbm"
@@ -103,23 +109,9 @@ class GradientBoosting:
     max_rounds: int = 1500
     n_jobs: int = 2
     season: int = 288
-    model: object = None
     rounds: int = 0
     native: pd.Series | None = None  # finer counts, when the data is finer than the forecast step
     per_bin: int = 1
-
-    def _make(self, rounds: int) -> object:
-        if self.name == "lightgbm":
-            import lightgbm as lgb
-
-            return lgb.LGBMRegressor(objective="poisson", n_estimators=rounds, learning_rate=self.learning_rate,
-                                     num_leaves=15, min_child_samples=50, subsample=0.8, subsample_freq=1,
-                                     colsample_bytree=0.5, reg_lambda=5.0, n_jobs=self.n_jobs, verbose=-1)
-        import xgboost as xgb
-
-        return xgb.XGBRegressor(objective="count:poisson", n_estimators=rounds, learning_rate=self.learning_rate,
-                                max_depth=5, subsample=0.8, colsample_bytree=0.5, min_child_weight=20,
-                                n_jobs=self.n_jobs, max_delta_step=0.7)
 
     def fit(self, y: pd.Series, usable: pd.Series, season: int) -> GradientBoosting:
         self.season = season
@@ -128,37 +120,95 @@ class GradientBoosting:
             raise ValueError(f"{self.name} needs at least 20 complete intervals to train, got {len(X)}")
         cut = int(len(X) * 0.85)
         offset = level_offset(X)
-        probe = self._make(self.max_rounds)
-        if self.name == "lightgbm":
-            import lightgbm as lgb
-
-            probe.fit(X.iloc[:cut], target.iloc[:cut], init_score=offset[:cut], eval_X=(X.iloc[cut:],),
-                      eval_y=(target.iloc[cut:],), eval_init_score=[offset[cut:]],
-                      callbacks=[lgb.early_stopping(100, verbose=False)])
-            best = int(probe.best_iteration_ or self.max_rounds)
-        else:
-            probe.set_params(early_stopping_rounds=100)
-            probe.fit(X.iloc[:cut], target.iloc[:cut], base_margin=offset[:cut],
-                      eval_set=[(X.iloc[cut:], target.iloc[cut:])], base_margin_eval_set=[offset[cut:]], verbose=False)
-            best = int(probe.best_iteration) + 1
+        best = self._best_rounds(X, target, offset, cut)
         self.rounds = max(20, int(best * 1.1))
-        self.model = self._make(self.rounds)
-        if self.name == "lightgbm":
-            self.model.fit(X, target, init_score=offset)
-        else:
-            self.model.fit(X, target, base_margin=offset)
+        self._fit_all(X, target, offset)
         return self
+
+    def _best_rounds(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray, cut: int) -> int:
+        """Trees that minimise the error on rows ``cut:`` when trained on rows ``:cut`` (early stopping)."""
+        raise NotImplementedError
+
+    def _fit_all(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray) -> None:
+        """Train ``self.rounds`` trees on every row."""
+        raise NotImplementedError
+
+    def _expected(self, X: pd.DataFrame, offset: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected counts for feature rows (the fitted margin on top of each row's level offset)."""
-        offset = level_offset(X)
-        if self.name == "lightgbm":
-            return np.exp(self.model.predict(X, raw_score=True) + offset)
-        return self.model.predict(X, base_margin=offset)
+        return self._expected(X, level_offset(X))
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
         step = pd.Timedelta(y.index.freq) if y.index.freq is not None else y.index[1] - y.index[0]
         return recursive_forecast(self.predict, y, origins, horizon, self.season, step, self.native, self.per_bin)
+
+
+def _not_fitted(name: str) -> ValueError:
+    return ValueError(f"{name} is not fitted yet: call fit first")
+
+
+@dataclass
+class LightGBMModel(GradientBoosting):
+    name: str = "lightgbm"
+    model: LGBMRegressor | None = None
+
+    def _make(self, rounds: int) -> LGBMRegressor:
+        import lightgbm as lgb
+
+        return lgb.LGBMRegressor(objective="poisson", n_estimators=rounds, learning_rate=self.learning_rate,
+                                 num_leaves=15, min_child_samples=50, subsample=0.8, subsample_freq=1,
+                                 colsample_bytree=0.5, reg_lambda=5.0, n_jobs=self.n_jobs, verbose=-1)
+
+    def _best_rounds(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray, cut: int) -> int:
+        import lightgbm as lgb
+
+        probe = self._make(self.max_rounds)
+        probe.fit(X.iloc[:cut], target.iloc[:cut], init_score=offset[:cut], eval_X=(X.iloc[cut:],),
+                  eval_y=(target.iloc[cut:],), eval_init_score=[offset[cut:]],
+                  callbacks=[lgb.early_stopping(100, verbose=False)])
+        return int(probe.best_iteration_ or self.max_rounds)
+
+    def _fit_all(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray) -> None:
+        model = self._make(self.rounds)
+        model.fit(X, target, init_score=offset)
+        self.model = model
+
+    def _expected(self, X: pd.DataFrame, offset: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise _not_fitted(self.name)
+        return np.exp(np.asarray(self.model.predict(X, raw_score=True)) + offset)
+
+
+@dataclass
+class XGBoostModel(GradientBoosting):
+    name: str = "xgboost"
+    model: XGBRegressor | None = None
+
+    def _make(self, rounds: int) -> XGBRegressor:
+        import xgboost as xgb
+
+        return xgb.XGBRegressor(objective="count:poisson", n_estimators=rounds, learning_rate=self.learning_rate,
+                                max_depth=5, subsample=0.8, colsample_bytree=0.5, min_child_weight=20,
+                                n_jobs=self.n_jobs, max_delta_step=0.7)
+
+    def _best_rounds(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray, cut: int) -> int:
+        probe = self._make(self.max_rounds)
+        probe.set_params(early_stopping_rounds=100)
+        probe.fit(X.iloc[:cut], target.iloc[:cut], base_margin=offset[:cut],
+                  eval_set=[(X.iloc[cut:], target.iloc[cut:])], base_margin_eval_set=[offset[cut:]], verbose=False)
+        return int(probe.best_iteration) + 1
+
+    def _fit_all(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray) -> None:
+        model = self._make(self.rounds)
+        model.fit(X, target, base_margin=offset)
+        self.model = model
+
+    def _expected(self, X: pd.DataFrame, offset: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise _not_fitted(self.name)
+        return np.asarray(self.model.predict(X, base_margin=offset))
 
 
 def _naive_index(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -179,7 +229,7 @@ class ProphetModel:
     Fit on at most the latest ``PROPHET_MAX_POINTS`` known intervals."""
 
     name: str = "prophet"
-    model: object = None
+    model: Prophet | None = None
 
     def fit(self, y: pd.Series, usable: pd.Series, season: int) -> ProphetModel:
         import logging
@@ -188,13 +238,16 @@ class ProphetModel:
         Prophet = import_prophet()
         keep = usable.reindex(y.index, fill_value=False).to_numpy(dtype=bool) & y.notna().to_numpy()
         frame = pd.DataFrame({"ds": _naive_index(y.index[keep]), "y": y.to_numpy()[keep]}).tail(PROPHET_MAX_POINTS)
-        self.model = Prophet(daily_seasonality=True, weekly_seasonality=True, yearly_seasonality=False,
-                             uncertainty_samples=0, seasonality_mode="multiplicative")
-        self.model.fit(frame)
+        model = Prophet(daily_seasonality=True, weekly_seasonality=True, yearly_seasonality=False,
+                        uncertainty_samples=0, seasonality_mode="multiplicative")
+        model.fit(frame)
+        self.model = model
         return self
 
     def at(self, times: pd.DatetimeIndex) -> np.ndarray:
         """Prophet's value at each (local) time."""
+        if self.model is None:
+            raise _not_fitted(self.name)
         frame = pd.DataFrame({"ds": _naive_index(times)})
         return np.maximum(self.model.predict(frame)["yhat"].to_numpy(), 0.0)
 
@@ -222,9 +275,9 @@ class HybridProphetLSTM:
     epochs: int = 25
     batch_size: int = 256
     prophet: ProphetModel = field(default_factory=ProphetModel)
-    network: object = None
+    network: Any = None  # a keras.Model (keras ships no type information)
     scale: float = 1.0
-    history: dict = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
 
     def _residuals(self, y: pd.Series) -> np.ndarray:
         return (y.to_numpy(dtype=float) - self.prophet.at(y.index)) / self.scale
@@ -265,6 +318,8 @@ class HybridProphetLSTM:
         return self
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+        if self.network is None:
+            raise _not_fitted(self.name)
         step = y.index[1] - y.index[0]
         resid = np.concatenate([np.full(self.lookback, np.nan), self._residuals(y)])
         pos = _positions(y, origins) + self.lookback
@@ -284,8 +339,10 @@ def make_model(name: str, *, n_jobs: int = 2, native: pd.Series | None = None, p
         return SeasonalNaive()
     if name == "naive":
         return Naive()
-    if name in ("lightgbm", "xgboost"):
-        return GradientBoosting(name=name, n_jobs=n_jobs, native=native, per_bin=per_bin)
+    if name == "lightgbm":
+        return LightGBMModel(n_jobs=n_jobs, native=native, per_bin=per_bin)
+    if name == "xgboost":
+        return XGBoostModel(n_jobs=n_jobs, native=native, per_bin=per_bin)
     if name == "prophet":
         return ProphetModel()
     if name == "hybrid":

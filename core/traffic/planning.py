@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -25,11 +26,37 @@ def newsvendor_quantile(params: ScalingParams) -> float:
 
 @dataclass
 class ScalingStudy:
+    """Every policy replayed at one quantile, the cost vs overload frontier across quantiles, and
+    the tables derived from them (each built once, on first use; shared, so never modified)."""
+
     replay: ReplayResult
     frontier: pd.DataFrame
     quantile: float
     best_quantile: float
     model: str
+
+    @cached_property
+    def policies(self) -> pd.DataFrame:
+        """One row per policy: costs, server-hours, overloads, savings vs reactive, cost / oracle."""
+        return self.replay.summary_table()
+
+    @cached_property
+    def decisions(self) -> pd.DataFrame:
+        return self.replay.decisions_table()
+
+    @property
+    def reactive_overloaded_pct(self) -> float:
+        return float(self.policies.loc["reactive", "overloaded_pct"])
+
+    @cached_property
+    def safe_quantile(self) -> float:
+        """The cheapest quantile that overloads no more often than the reactive policy."""
+        return float(cost_optimal_quantile(self.frontier, max_overloaded_pct=self.reactive_overloaded_pct))
+
+    @property
+    def current_servers(self) -> int:
+        """The fleet at the end of the window: the predictive policy's last one in the replay."""
+        return int(self.replay.runs["predictive"].servers.iloc[-1])
 
 
 def forecast_model(result: BacktestResult) -> str:

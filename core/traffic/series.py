@@ -124,7 +124,7 @@ def load_counts(
         frame = frame.groupby(level=0).sum(min_count=1)
     if frame["y"].notna().sum() < MIN_ROWS:
         raise InputError(f"column '{value_col}' has fewer than {MIN_ROWS} numbers", file=file, column=str(value_col))
-    native = _native_step(frame.index)
+    native = native_step(frame.index)
     full = pd.date_range(frame.index[0], frame.index[-1], freq=native, name="timestamp")
     off_grid = ~frame.index.isin(full)
     if off_grid.any():
@@ -140,7 +140,8 @@ def load_counts(
     return frame["y"], frame.drop(columns="y"), notes
 
 
-def _native_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+def native_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The file's own step: the most common positive gap between timestamps (at least a minute)."""
     diffs = pd.Series(index[1:] - index[:-1])
     diffs = diffs[diffs > pd.Timedelta(0)]
     if diffs.empty:
@@ -156,10 +157,12 @@ def available_frequencies(native: pd.Timedelta) -> list[str]:
 
 
 def resample(counts: pd.Series, extra: pd.DataFrame, freq: str, *, source: str = "",
-             notes: list[str] | None = None) -> TrafficSeries:
-    """Sum to ``freq`` ('5m' or a pandas rule). Empty intervals stay NaN; partly empty ones are flagged."""
+             notes: list[str] | None = None, native: pd.Timedelta | None = None) -> TrafficSeries:
+    """Sum to ``freq`` ('5m' or a pandas rule). Empty intervals stay NaN; partly empty ones are flagged.
+    ``native`` is the counts' own step when the caller knows it already."""
     rule = FREQUENCIES.get(freq, freq)
-    native = _native_step(counts.index) if len(counts) > 1 else pd.Timedelta(rule)
+    if native is None:
+        native = native_step(counts.index) if len(counts) > 1 else pd.Timedelta(rule)
     if pd.Timedelta(rule) < native:
         raise InputError(f"the data is at {_label(native)} steps; it cannot be shown at {freq}")
     if pd.Timedelta(rule) % native != pd.Timedelta(0):
@@ -212,25 +215,43 @@ def detect_bursts(y: pd.Series, rule: BurstRule = BurstRule()) -> pd.Series:
     return (y > med + rule.k * spread).fillna(False).astype(bool)
 
 
-def summary(series: TrafficSeries) -> dict[str, object]:
+@dataclass(frozen=True)
+class TrafficSummary:
+    """Headline numbers of a series: per-interval mean, peak and p95, the busiest hour of day
+    (local time), and how many intervals are missing or partial."""
+
+    intervals: int
+    missing_intervals: int
+    partial_intervals: int
+    mean: float
+    p95: float
+    peak: float
+    peak_at: pd.Timestamp
+    busiest_hour: int
+    busiest_hour_mean: float
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def summary(series: TrafficSeries) -> TrafficSummary:
     """Mean, peak and p95 per interval, the busiest hour of day, and coverage figures."""
     y = series.y.dropna()
     if y.empty:
         raise InputError("the series has no numbers to summarise")
     by_hour = y.groupby(y.index.hour).mean()
-    return {
-        "intervals": int(len(series.y)),
-        "missing_intervals": int(series.y.isna().sum()),
-        "partial_intervals": int(series.partial.sum()),
-        "mean": float(y.mean()),
-        "p95": float(y.quantile(0.95)),
-        "peak": float(y.max()),
-        "peak_at": y.idxmax(),
-        "busiest_hour": int(by_hour.idxmax()),
-        "busiest_hour_mean": float(by_hour.max()),
-        "start": series.y.index[0],
-        "end": series.y.index[-1],
-    }
+    return TrafficSummary(
+        intervals=int(len(series.y)),
+        missing_intervals=int(series.y.isna().sum()),
+        partial_intervals=int(series.partial.sum()),
+        mean=float(y.mean()),
+        p95=float(y.quantile(0.95)),
+        peak=float(y.max()),
+        peak_at=pd.Timestamp(y.idxmax()),
+        busiest_hour=int(by_hour.idxmax()),
+        busiest_hour_mean=float(by_hour.max()),
+        start=pd.Timestamp(series.y.index[0]),
+        end=pd.Timestamp(series.y.index[-1]),
+    )
 
 
 def hour_weekday_table(y: pd.Series) -> pd.DataFrame:

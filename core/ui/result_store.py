@@ -8,6 +8,7 @@ long-running shared app no longer grows with every file its users upload.
 
 from __future__ import annotations
 
+import pickle
 import sys
 import threading
 from collections import OrderedDict
@@ -20,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 V = TypeVar("V")
+_NATIVE_MODEL_MODULES = {"lightgbm", "xgboost", "sklearn"}
 _MB = 1024 * 1024
 
 
@@ -30,7 +32,9 @@ def approx_size(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> int
     if id(obj) in seen or _depth > 8:
         return 0
     seen.add(id(obj))
-    if isinstance(obj, (pd.DataFrame, pd.Series, pd.Index)):
+    if isinstance(obj, pd.Index):
+        return int(obj.memory_usage(deep=True))
+    if isinstance(obj, (pd.DataFrame, pd.Series)):
         usage = obj.memory_usage(deep=True, index=True)
         return int(usage.sum() if isinstance(usage, pd.Series) else usage)
     if isinstance(obj, np.ndarray):
@@ -44,6 +48,12 @@ def approx_size(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> int
         return size + sum(approx_size(v, seen, _depth + 1) for v in obj)
     if is_dataclass(obj) and not isinstance(obj, type):
         return size + sum(approx_size(getattr(obj, f.name, None), seen, _depth + 1) for f in fields(obj))
+    if type(obj).__module__.split(".")[0] in _NATIVE_MODEL_MODULES:
+        # Fitted trees live in native memory the walk cannot see; their pickle is about that size.
+        try:
+            return size + len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # noqa: BLE001 - an unpicklable model still counts its Python part
+            pass
     attrs = getattr(obj, "__dict__", None)
     if isinstance(attrs, dict):
         return size + approx_size(attrs, seen, _depth + 1)

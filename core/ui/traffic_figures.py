@@ -82,8 +82,9 @@ def requests_over_time(y: pd.Series, bursts: pd.Series | None = None, partial: p
         hits = y[bursts.reindex(y.index, fill_value=False)]
         fig.add_trace(go.Scatter(x=_x(hits.index), y=hits.to_numpy(), mode="markers", name="burst",
                                  marker={"symbol": "triangle-up", "size": 8, "color": "#d62728"}))
-    for i, column in enumerate(flags.columns if flags is not None else []):
-        marked = y[flags[column].reindex(y.index).fillna(0).to_numpy() > 0]
+    markers = flags if flags is not None else pd.DataFrame(index=y.index)
+    for i, column in enumerate(markers.columns):
+        marked = y[markers[column].reindex(y.index).fillna(0).to_numpy() > 0]
         if not marked.empty:
             fig.add_trace(go.Scatter(x=_x(marked.index), y=marked.to_numpy(), mode="markers",
                                      name=f"{column} (from the file)",

@@ -1,123 +1,81 @@
-"""Widgets and cached calls of the Traffic & Autoscaling page.
+"""Widgets of the Traffic & Autoscaling page: Streamlit only, the work is in ``core.traffic.service``.
 
-Each widget returns a typed value (or None after showing the user why); errors from core
-arrive as ``HeadroomError`` and are shown with ``st.error``, so the page stays a short story.
-Training happens only on a button click; results are kept per process in ``st.cache_resource``
-stores keyed by the data fingerprint and the settings, so a chart option never retrains.
+Each widget returns a typed value (or None after showing the user why); a ``HeadroomError`` from
+the service is shown with ``st.error``, so the page stays a short story. Defaults, limits and help
+texts come from ``core.traffic.config`` (read at call time, so tests can patch them). Training
+happens only on a button click; results are kept per process in bounded stores
+(``core.ui.result_store``) keyed by the data fingerprint and the settings, so a chart option
+never retrains and a rerun rebuilds nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Hashable
+from dataclasses import asdict
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
-from core.errors import HeadroomError, InputError
-from core.io import read_csv
-from core.io.timestamps import detect_time_column
-from core.ml.fingerprint import data_fingerprint
-from core.traffic.autoscale import Recommendation, ScalingParams, cost_optimal_quantile, next_hour_recommendation
-from core.traffic.backtest import BacktestResult, default_test_start, forward_forecast, run_backtest, to_local
-from core.traffic.models import BASELINES, MODEL_NAMES
-from core.traffic.overview import BUNDLED_FILE, record_backtest
-from core.traffic.planning import FRONTIER_QUANTILES, ScalingStudy, scaling_study
-from core.traffic.series import (
-    BurstRule,
+from core.errors import HeadroomError
+from core.traffic import config, service
+from core.traffic.service import (
+    BacktestResult,
+    BacktestSettings,
+    ForwardForecast,
+    LoadedTraffic,
+    RawTraffic,
+    Recommendation,
+    ScalingParams,
+    ScalingStudy,
+    TrafficColumns,
+    TrafficOverview,
     TrafficSeries,
-    available_frequencies,
-    detect_bursts,
-    detect_count_column,
-    load_counts,
-    resample,
 )
 from core.ui.resources import app_settings
+from core.ui.result_store import ResultStore, result_store
 from core.ui.upload import csv_upload
 
-
-# ------------------------------------------------------------------------------------ defaults and words
-@dataclass(frozen=True)
-class PageDefaults:
-    freq: str = "5m"
-    horizon: int = 1
-    max_horizon: int = 12  # one hour at 5 minutes
-    models: tuple[str, ...] = ("seasonal_naive", "naive", "lightgbm", "xgboost")
-    slow_models: tuple[str, ...] = ("prophet", "hybrid")
-    interval: float = 0.8
-    forward_history_days: int = 2
-    kept_results: int = 6  # backtests / forward forecasts kept per process
-    # One OpenMP thread per GBM: Streamlit trains in its script thread beside other sessions, and with
-    # two spinning OpenMP threads on two shared cores LightGBM ran 10× slower there (measured: 94 s vs 4 s).
-    n_jobs: int = 1
-
-
-DEFAULTS = PageDefaults()
-CALIBRATION_DAYS = 3.0  # core.traffic.backtest's default calibration window
-SCENARIO = ScalingParams()  # the issue's scenario: capacity 50, boot delay 2, $0.10/server-hour, $0.001/drop
-FORWARD_QUANTILES: tuple[float, ...] = tuple(sorted({0.1, 0.5, 0.8, 0.9, 0.95, 0.99, *FRONTIER_QUANTILES}))
-SOURCES = ("Bundled NASA traffic (Jul–Aug 1995)", "Upload CSV")
-AUTO = "(auto-detect)"
-HELP = {
-    "upload": "A CSV with a timestamp column (ISO text with or without offset, or epoch seconds) and a request-count "
-              "column (request_count, requests_count, requests, count, y or value). Other numeric columns are kept.",
-    "freq": "Counts are summed into intervals of this size. An interval with no data stays missing, never zero; "
-            "an interval with only part of its data is flagged as partial.",
-    "test_start": "Models train on everything before this day and are scored on everything from it on. "
-                  "The NASA default is the published split: test from 1995-08-23 (local time).",
-    "horizon": "Score forecasts issued this many intervals ahead (multi-step forecasts are recursive).",
-    "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines; the ensemble combines "
-              "the other models with weights fitted (non-negative least squares) on the last days before the test "
-              "window.",
-    "slow": "Prophet takes a while to fit; the hybrid also imports TensorFlow (~5 s, ~700 MB) and trains an LSTM: "
-            "expect minutes, not seconds.",
-    "forward_steps": "How far past the end of the data to forecast, up to one day.",
-    "quantile": "The predictive policy provisions for this quantile of the forecast. Higher = fewer overloads, more "
-                "servers. The default is the cheapest point of the frontier on this test window (hindsight); the "
-                "price-only newsvendor quantile is given beside it.",
-}
-PARAM_FIELDS: dict[str, tuple[str, str]] = {  # field -> (label, help)
-    "capacity_per_server": ("Capacity per server", "Requests one server serves per interval (at the granularity "
-                                                   "chosen above)."),
-    "min_servers": ("Min servers", "The fleet never shrinks below this."),
-    "max_servers": ("Max servers", "The fleet never grows above this; demand above max × capacity is dropped."),
-    "boot_delay": ("Boot delay (intervals)", "Intervals between ordering a server and it serving traffic. The "
-                                             "predictive policy looks ahead by this many intervals."),
-    "scale_in_window": ("Scale-in window (intervals)", "Reactive policy: scale in only to the highest recommendation "
-                                                       "of this many past intervals (HPA stabilisation window)."),
-    "cooldown": ("Cooldown (intervals)", "Reactive policy: minimum intervals between two scaling actions."),
-    "target_utilisation": ("Target utilisation", "Reactive policy: desired = ceil(current × utilisation / target)."),
-    "tolerance": ("Tolerance", "Reactive policy: no action while |utilisation / target − 1| ≤ tolerance."),
-    "price_per_server_hour": ("Price per server-hour ($)", "Booting servers are paid too."),
-    "penalty_per_dropped": ("Penalty per dropped request ($)", "The SLA cost of a request beyond capacity."),
-}
+T = TypeVar("T")
 _DATA_KEYS = ("traffic_time_col", "traffic_value_col", "traffic_freq", "traffic_test_start", "traffic_quantile")
+LEADERBOARD_FORMATS = {"MAE": "%.1f", "RMSE": "%.1f", "sMAPE %": "%.1f", "MASE": "%.3f", "80% coverage": "percent",
+                       "ensemble weight": "%.2f"}
+POLICY_FORMATS = {"total cost $": "dollar", "server cost $": "dollar", "penalty $": "dollar", "server-hours": "%.1f",
+                  "over-provisioned server-hours": "%.1f", "savings vs reactive %": "%.1f", "cost / oracle": "%.3f×"}
+
+
+def _store(name: str) -> ResultStore[Any]:
+    """The process's bounded store ``name``: shared by every session, oldest results dropped first."""
+    max_items, max_mb = config.RESULT_STORES[name]
+    return result_store(name, max_items, max_mb)
+
+
+def _shown(call: Callable[[], T]) -> T | None:
+    """``call()``, or None after showing its ``HeadroomError`` to the user."""
+    try:
+        return call()
+    except HeadroomError as exc:
+        st.error(exc.message)
+        return None
+
+
+def _progress_bar(label: str) -> tuple[Any, Callable[[float, str], None]]:
+    """A status box with a progress bar, and the ``progress(fraction, text)`` callback core reports to."""
+    status = st.status(label, expanded=True)
+    bar = status.progress(0.0, text="starting")
+
+    def progress(frac: float, text: str) -> None:
+        bar.progress(min(max(float(frac), 0.0), 1.0), text=text)
+
+    return status, progress
 
 
 # ---------------------------------------------------------------------------------------------- data
-@dataclass
-class RawData:
-    frame: pd.DataFrame
-    name: str
-    fingerprint: str
-
-
-@dataclass
-class LoadedTraffic:
-    counts: pd.Series  # at the file's own step, NaN = no data
-    extra: pd.DataFrame
-    notes: list[str]
-    name: str
-    fingerprint: str  # of the raw data and the chosen columns
-
-
 @st.cache_data(show_spinner="Reading the bundled traffic…", max_entries=2)
-def _bundled(path: str) -> tuple[pd.DataFrame, str]:
-    frame = read_csv(path)
-    return frame, data_fingerprint(frame)
+def _bundled(data_dir: str) -> RawTraffic:
+    return service.bundled_traffic(data_dir)
 
 
 def _forget_data_widgets(fingerprint: str) -> None:
@@ -128,179 +86,137 @@ def _forget_data_widgets(fingerprint: str) -> None:
         st.session_state["traffic_data_fp"] = fingerprint
 
 
-def data_source() -> RawData | None:
+def data_source() -> RawTraffic | None:
     """The bundled NASA file (default) or an uploaded CSV, read and validated."""
-    choice = st.radio("Data", SOURCES, horizontal=True, key="traffic_source")
-    if choice == SOURCES[0]:
-        path = app_settings().data_dir / BUNDLED_FILE
-        if not path.exists():
-            st.error(f"The bundled file {BUNDLED_FILE} is missing from {app_settings().data_dir}; upload a CSV.")
+    choice = st.radio("Data", config.SOURCES, horizontal=True, key="traffic_source")
+    if choice == config.SOURCES[0]:
+        raw = _shown(lambda: _bundled(str(app_settings().data_dir)))
+        if raw is None:
             return None
-        frame, fingerprint = _bundled(str(path))
-        raw = RawData(frame, BUNDLED_FILE, fingerprint)
     else:
-        frame = csv_upload("CSV of request counts", key="traffic_upload", help=HELP["upload"])
+        frame = csv_upload("CSV of request counts", key="traffic_upload", help=config.HELP["upload"])
         if frame is None:
             st.info("Upload a CSV with a timestamp and a request-count column to start.")
             return None
-        name = getattr(frame.attrs.get("csv"), "name", None) or "upload"
-        raw = RawData(frame, name, data_fingerprint(frame))
+        raw = service.raw_traffic(frame, getattr(frame.attrs.get("csv"), "name", None) or "upload")
     _forget_data_widgets(raw.fingerprint)
     return raw
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _detected(fingerprint: str, _frame: pd.DataFrame) -> TrafficColumns:
+    return service.detect_columns(_frame)
+
+
 def _pick(label: str, columns: list[str], detected: str | None, key: str) -> str | None:
-    options = [AUTO, *columns]
+    options = [config.AUTO, *columns]
     if st.session_state.get(key) not in options:
         st.session_state.pop(key, None)
     chosen = st.selectbox(label, options, key=key,
-                          format_func=lambda c: f"auto-detect ({detected or 'none found'})" if c == AUTO else c)
-    return None if chosen == AUTO else chosen
+                          format_func=lambda c: f"auto-detect ({detected or 'none found'})" if c == config.AUTO else c)
+    return None if chosen == config.AUTO else chosen
 
 
-def column_picker(raw: RawData) -> tuple[str | None, str | None]:
-    """Timestamp and count columns: auto-detected by default, or picked by the user."""
+def column_picker(raw: RawTraffic) -> TrafficColumns:
+    """Timestamp and count columns: detected once per data, or picked by the user."""
     columns = [str(c) for c in raw.frame.columns]
-    detected_time = detect_time_column(raw.frame) if len(raw.frame) else None
+    detected = _detected(raw.fingerprint, raw.frame)
     left, right = st.columns(2)
     with left:
-        time_col = _pick("Timestamp column", columns, detected_time, "traffic_time_col")
+        time_col = _pick("Timestamp column", columns, detected.time, "traffic_time_col") or detected.time
+    count = detected.count if time_col == detected.time else service.detect_columns(raw.frame, time_col=time_col).count
     with right:
-        value_col = _pick("Request-count column", columns,
-                          detect_count_column(raw.frame, time_col or detected_time), "traffic_value_col")
-    return time_col, value_col
+        value_col = _pick("Request-count column", columns, count, "traffic_value_col") or count
+    return TrafficColumns(time_col, value_col)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _counts(fingerprint: str, _frame: pd.DataFrame, time_col: str | None, value_col: str | None,
-            name: str) -> tuple[pd.Series, pd.DataFrame, list[str]]:
-    return load_counts(_frame, time_col=time_col, value_col=value_col, file=name)
+def _loaded(fingerprint: str, _frame: pd.DataFrame, time_col: str | None, value_col: str | None,
+            name: str) -> LoadedTraffic:
+    return service.load_traffic(_frame, name=name, time_col=time_col, value_col=value_col, fingerprint=fingerprint)
 
 
-def load_traffic(raw: RawData, time_col: str | None, value_col: str | None) -> LoadedTraffic | None:
+def load_traffic(raw: RawTraffic, columns: TrafficColumns) -> LoadedTraffic | None:
     """Validated counts on the file's own grid; an input problem is shown and None returned."""
-    if value_col is not None and value_col == (time_col or detect_time_column(raw.frame)):
-        st.error(f"file '{raw.name}': column '{value_col}' is the timestamp column; pick another request-count column.")
-        return None
-    try:
-        counts, extra, notes = _counts(raw.fingerprint, raw.frame, time_col, value_col, raw.name)
-    except HeadroomError as exc:
-        st.error(exc.message)
-        return None
-    return LoadedTraffic(counts, extra, list(notes), raw.name, f"{raw.fingerprint}:{time_col}:{value_col}")
+    return _shown(lambda: _loaded(raw.fingerprint, raw.frame, columns.time, columns.count, raw.name))
 
 
-def granularity(loaded: LoadedTraffic) -> str | None:
+def granularity(loaded: LoadedTraffic) -> str:
     """A radio of the granularities the data allows (never finer than the file)."""
-    native = loaded.counts.index.to_series().diff().mode().iloc[0] if len(loaded.counts) > 1 else pd.Timedelta(0)
-    options = available_frequencies(native)
-    if not options:
-        st.error(f"file '{loaded.name}': its {native / pd.Timedelta('1min'):g}-minute step does not divide into "
-                 "1m, 5m, 15m or 1h intervals.")
-        return None
+    options = loaded.frequencies
     if st.session_state.get("traffic_freq") not in options:
-        st.session_state["traffic_freq"] = DEFAULTS.freq if DEFAULTS.freq in options else options[0]
-    return str(st.radio("Granularity", options, horizontal=True, key="traffic_freq", help=HELP["freq"]))
+        st.session_state["traffic_freq"] = config.DEFAULTS.freq if config.DEFAULTS.freq in options else options[0]
+    return str(st.radio("Granularity", options, horizontal=True, key="traffic_freq", help=config.HELP["freq"]))
 
 
 @st.cache_data(show_spinner="Resampling…", max_entries=16)
 def _series(fingerprint: str, freq: str, _loaded: LoadedTraffic) -> TrafficSeries:
-    return resample(_loaded.counts, _loaded.extra, freq, source=_loaded.name, notes=_loaded.notes)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def bursts(fingerprint: str, freq: str, _series: TrafficSeries, rule: BurstRule) -> pd.Series:
-    """The burst flags of a series, computed once per data, granularity and rule (a rolling
-    median over a year of minutes takes a noticeable part of a second on every rerun)."""
-    return detect_bursts(_series.y, rule)
+    return service.traffic_series(_loaded, freq)
 
 
 def traffic_series(loaded: LoadedTraffic, freq: str) -> TrafficSeries | None:
-    try:
-        series = _series(loaded.fingerprint, freq, loaded)
-    except HeadroomError as exc:
-        st.error(exc.message)
-        return None
-    if series.y.notna().sum() < 3:
-        st.error(f"file '{loaded.name}': fewer than 3 intervals with data at {freq}.")
-        return None
-    return series
+    return _shown(lambda: _series(loaded.fingerprint, freq, loaded))
 
 
-# ---------------------------------------------------------------------------------------------- stores
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
+def overview(series: TrafficSeries, fingerprint: str) -> TrafficOverview | None:
+    """The overview of this data at this granularity, built once per process (bursts, tables)."""
+    store: ResultStore[TrafficOverview] = _store("traffic-overviews")
+    key = (fingerprint, series.freq, config.BURST_RULE)
+    found = store.find(key)
+    if found is None:
+        found = _shown(lambda: service.overview(series, config.BURST_RULE))
+        if found is not None:
+            store.put(key, found)
+    return found
 
 
-class _Store(Generic[K, V]):
-    """Results by (settings key, size): a lookup accepts any stored size >= the one needed."""
-
-    def __init__(self, limit: int) -> None:
-        self.items: OrderedDict[tuple[K, int], V] = OrderedDict()
-        self.limit = limit
-
-    def find(self, key: K, need: int) -> V | None:
-        sizes = [size for (k, size) in self.items if k == key and size >= need]
-        return self.items[(key, min(sizes))] if sizes else None
-
-    def put(self, key: K, size: int, value: V) -> None:
-        self.items[(key, size)] = value
-        while len(self.items) > self.limit:
-            self.items.popitem(last=False)
+def overview_metrics(ov: TrafficOverview, freq: str) -> None:
+    """The headline numbers of the series and what its intervals cover."""
+    stats, unit = ov.stats, f"requests per {freq}"
+    cols = st.columns(4)
+    cols[0].metric("Mean per interval", f"{stats.mean:,.1f}")
+    cols[1].metric("Peak per interval", f"{stats.peak:,.0f}", help=f"at {stats.peak_at}")
+    cols[2].metric("p95 per interval", f"{stats.p95:,.0f}")
+    cols[3].metric("Busiest hour", f"{stats.busiest_hour:02d}:00",
+                   help=f"mean {stats.busiest_hour_mean:,.1f} {unit} at that hour of day (local time)")
+    st.caption(f"{stats.intervals:,} intervals of {freq} from {stats.start} to {stats.end}; "
+               f"{stats.missing_intervals:,} with no data (shaded as outages), "
+               f"{stats.partial_intervals:,} partial (only some of their data present: the sum undercounts).")
 
 
-@st.cache_resource(show_spinner=False)
-def _backtests() -> _Store[tuple[Any, ...], BacktestResult]:
-    return _Store(DEFAULTS.kept_results)
-
-
-@st.cache_resource(show_spinner=False)
-def _forwards() -> _Store[tuple[Any, ...], pd.DataFrame]:
-    return _Store(DEFAULTS.kept_results)
-
-
-def _progress_bar(label: str) -> tuple[Any, Any]:
-    status = st.status(label, expanded=True)
-    bar = status.progress(0.0, text="starting")
-    return status, lambda frac, text: bar.progress(min(max(float(frac), 0.0), 1.0), text=text)
+def burst_caption(ov: TrafficOverview) -> str:
+    flagged = "".join(f"; {n:,} intervals with {c} set in the file" for c, n in ov.flag_counts.items())
+    return f"{ov.burst_count:,} bursts marked. Rule: {ov.rule_text}{flagged}."
 
 
 # ---------------------------------------------------------------------------------------------- forecast
-@dataclass(frozen=True)
-class BacktestSettings:
-    test_start: pd.Timestamp
-    horizon: int
-    models: tuple[str, ...]
-
-
 def backtest_settings(series: TrafficSeries) -> BacktestSettings | None:
     """Test start (a day, local time), steps ahead and models."""
-    y = series.y
-    default = default_test_start(y)
-    first, last = (y.index[0] + series.step).date(), y.index[-1].date()
+    first, default_day, last = service.test_days(series)
     stored = st.session_state.get("traffic_test_start")
     if stored is not None and not first <= stored <= last:
         st.session_state.pop("traffic_test_start")
     left, right = st.columns(2)
-    day = left.date_input("Test window starts", value=max(min(default.date(), last), first), min_value=first,
-                          max_value=last, key="traffic_test_start", help=HELP["test_start"])
-    horizon = right.number_input("Steps ahead to score", 1, min(DEFAULTS.max_horizon, series.season), DEFAULTS.horizon,
-                                 key="traffic_horizon", help=HELP["horizon"])
-    models = st.multiselect("Models", MODEL_NAMES, default=list(DEFAULTS.models), key="traffic_models",
-                            help=HELP["models"])
-    if set(models) & set(DEFAULTS.slow_models):
-        st.caption(f":material/hourglass_top: {HELP['slow']}")
+    day = left.date_input("Test window starts", value=default_day, min_value=first, max_value=last,
+                          key="traffic_test_start", help=config.HELP["test_start"])
+    horizon = right.number_input("Steps ahead to score", 1, min(config.DEFAULTS.max_horizon, series.season),
+                                 config.DEFAULTS.horizon, key="traffic_horizon", help=config.HELP["horizon"])
+    models = st.multiselect("Models", config.MODEL_CHOICES, default=list(config.DEFAULTS.models), key="traffic_models",
+                            help=config.HELP["models"])
+    if set(models) & set(config.DEFAULTS.slow_models):
+        st.caption(f":material/hourglass_top: {config.HELP['slow']}")
     if not models:
         st.info("Pick at least one model.")
         return None
-    start = default if day == default.date() else to_local(pd.Timestamp(day), y)
-    return BacktestSettings(start, int(horizon), tuple(models))
+    chosen_day = day if isinstance(day, dt.date) else default_day
+    return _shown(lambda: service.backtest_settings(series, test_start=chosen_day, horizon=int(horizon),
+                                                    models=models))
 
 
 def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, extra_steps: int, *,
              key: str = "traffic_run") -> BacktestResult | None:
     """The stored backtest for these settings, or a Run button that trains once (with progress) and stores it."""
-    store = _backtests()
+    store: ResultStore[BacktestResult] = _store("traffic-backtests")
     base = (fingerprint, series.freq, str(chosen.test_start), chosen.horizon, chosen.models)
     need = max(chosen.horizon, extra_steps)
     found = store.find(base, need)
@@ -312,27 +228,15 @@ def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, 
     status, progress = _progress_bar("Training and backtesting…")
     started = time.perf_counter()
     try:
-        result = run_backtest(series, test_start=chosen.test_start, horizon=chosen.horizon, models=chosen.models,
-                              extra_steps=need, interval=DEFAULTS.interval, progress=progress,
-                              n_jobs=DEFAULTS.n_jobs)
+        result = service.backtest(series, chosen, extra_steps=need, progress=progress)
     except HeadroomError as exc:
         status.update(label="Backtest failed", state="error")
         st.error(exc.message)
         return None
     status.update(label=f"Backtest done in {time.perf_counter() - started:.1f} s", state="complete", expanded=False)
-    store.put(base, need, result)
-    board = result.leaderboard(chosen.horizon)
-    baseline = board.loc[board["model"] == "seasonal_naive", "rmse"]
-    record_backtest(app_settings(), {"source": series.source, "freq": series.freq, "best_model": board["model"].iloc[0],
-                                     "rmse": board["rmse"].iloc[0],
-                                     "baseline_rmse": baseline.iloc[0] if len(baseline) else float("nan")})
+    store.put(base, result, need)
+    service.remember_backtest(app_settings(), result)
     return result
-
-
-LEADERBOARD_FORMATS = {"MAE": "%.1f", "RMSE": "%.1f", "sMAPE %": "%.1f", "MASE": "%.3f", "80% coverage": "percent",
-                       "ensemble weight": "%.2f"}
-POLICY_FORMATS = {"total cost $": "dollar", "server cost $": "dollar", "penalty $": "dollar", "server-hours": "%.1f",
-                  "over-provisioned server-hours": "%.1f", "savings vs reactive %": "%.1f", "cost / oracle": "%.3f×"}
 
 
 def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -342,26 +246,6 @@ def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="baseline").rename(columns={
         "mae": "MAE", "rmse": "RMSE", "smape": "sMAPE %", "mase": "MASE", "coverage": "80% coverage",
         "ensemble_weight": "ensemble weight", "n": "intervals"})
-
-
-def _calibrated_steps(series: TrafficSeries) -> int:
-    """Steps ahead the forward forecast's calibration window can score: core calibrates on the last
-    ``CALIBRATION_DAYS`` (a quarter of a short history), and steps beyond it get no ensemble weight."""
-    y = series.y.dropna()
-    span = min(pd.Timedelta(days=CALIBRATION_DAYS), (y.index[-1] - y.index[0]) * 0.25)
-    return max(1, int(span / series.step) - 1)
-
-
-def forward_steps(series: TrafficSeries) -> int:
-    limit = min(series.season, _calibrated_steps(series))
-    if "traffic_forward_steps" in st.session_state and st.session_state["traffic_forward_steps"] > limit:
-        st.session_state.pop("traffic_forward_steps")
-    help_text = HELP["forward_steps"] + (f" This history is short: at most {limit} intervals (a quarter of it) can be "
-                                         "calibrated." if limit < series.season else "")
-    if limit == 1:
-        st.caption("One interval ahead: the history is too short for more.")
-        return 1
-    return int(st.slider("Intervals ahead", 1, limit, min(limit, 288), key="traffic_forward_steps", help=help_text))
 
 
 def chart_models(result: BacktestResult) -> list[str]:
@@ -375,73 +259,71 @@ def chart_models(result: BacktestResult) -> list[str]:
     return list(st.multiselect("Models on the chart", options, default=default, key="traffic_chart_models"))
 
 
-def forward_models(chosen: BacktestSettings | None) -> tuple[str, ...]:
-    models = tuple(m for m in (chosen.models if chosen else ()) if m not in BASELINES)
-    return models or ("lightgbm",)
+def forward_steps(series: TrafficSeries) -> int:
+    limit = service.forward_step_limit(series)
+    if "traffic_forward_steps" in st.session_state and st.session_state["traffic_forward_steps"] > limit:
+        st.session_state.pop("traffic_forward_steps")
+    help_text = config.HELP["forward_steps"] + (f" This history is short: at most {limit} intervals (a quarter of "
+                                                "it) can be calibrated." if limit < series.season else "")
+    if limit == 1:
+        st.caption("One interval ahead: the history is too short for more.")
+        return 1
+    return int(st.slider("Intervals ahead", 1, limit, min(limit, 288), key="traffic_forward_steps", help=help_text))
 
 
-def forward(series: TrafficSeries, fingerprint: str, models: Sequence[str], steps: int, *, key: str,
-            label: str = "Forecast forward") -> pd.DataFrame | None:
-    """A stored forward forecast covering ``steps`` intervals, or a button that makes one."""
-    store = _forwards()
-    base = (fingerprint, series.freq, tuple(models))
+def forward(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings | None, steps: int, *, key: str,
+            label: str = "Forecast forward") -> ForwardForecast | None:
+    """A stored forward forecast covering ``steps`` intervals (by the backtest's models), or a button that makes one."""
+    models = service.forward_models(chosen.models if chosen else ())
+    store: ResultStore[ForwardForecast] = _store("traffic-forwards")
+    base = (fingerprint, series.freq, models)
     found = store.find(base, steps)
     if found is not None:
-        return found.iloc[:steps]
+        return found.first(steps)
     if not st.button(label, key=key, icon=":material/query_stats:"):
         return None
     status, progress = _progress_bar("Training on all the data and forecasting forward…")
     try:
-        result = forward_forecast(series, steps=steps, models=models, quantiles=FORWARD_QUANTILES, progress=progress,
-                                  n_jobs=DEFAULTS.n_jobs)
+        result = service.forward(series, models, steps, progress=progress)
     except HeadroomError as exc:
         status.update(label="Forward forecast failed", state="error")
         st.error(exc.message)
         return None
     status.update(label="Forward forecast done", state="complete", expanded=False)
-    store.put(base, steps, result)
-    return result
-
-
-def forward_table(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.reset_index().rename(columns={"y_pred": "forecast"})
+    return store.put(base, result, steps)
 
 
 # ---------------------------------------------------------------------------------------------- autoscaling
 def _params_from_state() -> ScalingParams:
     stored = st.session_state.get("traffic_params")
-    return ScalingParams(**stored) if stored else SCENARIO
+    return ScalingParams(**stored) if stored else config.SCENARIO
 
 
 def scaling_params(series: TrafficSeries) -> ScalingParams:
     """The committed policy parameters, priced at the series' interval length."""
-    return replace(_params_from_state(), interval_minutes=series.step / pd.Timedelta("1min"))
+    return service.priced_for(_params_from_state(), series)
 
 
 def _commit_params() -> None:
     """Form callback: runs before the script, so the whole rerun sees the new parameters."""
-    current = asdict(_params_from_state())
-    for name in PARAM_FIELDS:
-        current[name] = st.session_state.get(f"traffic_p_{name}", current[name])
-    for name in PARAM_FIELDS:
-        if isinstance(getattr(SCENARIO, name), int) and current[name] is not None:
-            current[name] = int(current[name])
+    changes = {name: st.session_state[f"traffic_p_{name}"] for name in config.PARAM_FIELDS
+               if f"traffic_p_{name}" in st.session_state}
     try:
-        ScalingParams(**current).validate()
-    except InputError as exc:
+        params = service.policy_params(_params_from_state(), changes)
+    except HeadroomError as exc:
         st.session_state["traffic_params_error"] = exc.message
         return
     st.session_state.pop("traffic_params_error", None)
-    st.session_state["traffic_params"] = current
+    st.session_state["traffic_params"] = asdict(params)
 
 
 def policy_form(params: ScalingParams) -> None:
     """The policy parameters in one form; applied together on submit."""
     with st.form("traffic_policy_form"):
         columns = st.columns(5)
-        for i, (name, (label, help_text)) in enumerate(PARAM_FIELDS.items()):
+        for i, (name, (label, help_text)) in enumerate(config.PARAM_FIELDS.items()):
             value = getattr(params, name)
-            is_int = isinstance(getattr(SCENARIO, name), int)
+            is_int = isinstance(getattr(config.SCENARIO, name), int)
             step = 1 if is_int else (0.001 if value < 0.01 else 0.01 if value < 1 else 1.0)
             columns[i % 5].number_input(label, value=value, step=step, min_value=0 if is_int else 0.0,
                                         format=None if is_int else ("%.4f" if value < 0.01 else "%.2f"),
@@ -451,26 +333,31 @@ def policy_form(params: ScalingParams) -> None:
         st.error(f"Parameters not applied: {st.session_state['traffic_params_error']}")
 
 
+def _study(result: BacktestResult, params: ScalingParams, quantile: float | None) -> ScalingStudy:
+    store: ResultStore[ScalingStudy] = _store("traffic-studies")
+    key: Hashable = (result.run_id, params, quantile)
+    found = store.find(key)
+    return found if found is not None else store.put(key, service.scaling_study(result, params, quantile=quantile))
+
+
 def study(result: BacktestResult, params: ScalingParams) -> ScalingStudy | None:
-    """Replay every policy; the quantile selector defaults to the frontier's cost-optimal quantile."""
-    try:
-        first = scaling_study(result, params)
-    except HeadroomError as exc:
-        st.error(exc.message)
+    """Every policy replayed; the quantile selector defaults to the frontier's cost-optimal quantile."""
+    first = _shown(lambda: _study(result, params, None))
+    if first is None:
         return None
-    options = list(FRONTIER_QUANTILES)
+    options = list(config.QUANTILE_OPTIONS)
     if st.session_state.get("traffic_quantile") not in options:
         st.session_state["traffic_quantile"] = min(options, key=lambda q: abs(q - first.best_quantile))
     quantile = st.select_slider("Forecast quantile the predictive policy provisions for", options,
                                 key="traffic_quantile", format_func=lambda q: f"{q:.1%}".replace(".0%", "%"),
-                                help=HELP["quantile"])
-    reactive_overload = float(first.replay.summary_table().loc["reactive", "overloaded_pct"])
-    safe = cost_optimal_quantile(first.frontier, max_overloaded_pct=reactive_overload)
+                                help=config.HELP["quantile"])
     st.caption(f"Cost-optimal quantile on this window: {first.best_quantile:.1%}; cheapest that overloads no more "
-               f"often than reactive ({reactive_overload:.1f}% of intervals): {safe:.1%}; price-only (newsvendor) "
-               f"quantile: {first.quantile:.1%}. Forecasts by the {first.model}, issued "
+               f"often than reactive ({first.reactive_overloaded_pct:.1f}% of intervals): {first.safe_quantile:.1%}; "
+               f"price-only (newsvendor) quantile: {first.quantile:.1%}. Forecasts by the {first.model}, issued "
                f"{max(1, params.boot_delay)} interval(s) ahead.")
-    return first if abs(first.quantile - quantile) < 1e-12 else scaling_study(result, params, quantile=quantile)
+    if abs(first.quantile - quantile) < 1e-12:
+        return first
+    return _shown(lambda: _study(result, params, float(quantile)))
 
 
 def policy_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -481,16 +368,20 @@ def policy_table(summary: pd.DataFrame) -> pd.DataFrame:
         "savings_vs_reactive_pct": "savings vs reactive %", "cost_vs_oracle": "cost / oracle"})
 
 
-def recommendation(fwd: pd.DataFrame, current_servers: int, params: ScalingParams,
+def recommendation(ahead: ForwardForecast, current_servers: int, params: ScalingParams,
                    quantile: float) -> Recommendation | None:
-    try:
-        return next_hour_recommendation(fwd, current_servers, params, f"q{quantile:g}")
-    except HeadroomError as exc:
-        st.error(exc.message)
-        return None
+    return _shown(lambda: service.recommend_next_hour(ahead, current_servers, params, quantile))
 
 
-__all__ = ["DEFAULTS", "HELP", "LEADERBOARD_FORMATS", "POLICY_FORMATS", "PARAM_FIELDS", "SCENARIO", "BacktestSettings",
-           "LoadedTraffic", "RawData", "backtest", "backtest_settings", "bursts", "chart_models", "column_picker", "data_source", "forward", "forward_models",
-           "forward_steps", "forward_table", "granularity", "leaderboard_table", "load_traffic", "policy_form",
-           "policy_table", "recommendation", "scaling_params", "study", "traffic_series"]
+def recommendation_metrics(rec: Recommendation, current_servers: int) -> None:
+    cols = st.columns(3)
+    cols[0].metric("Servers now (you run)", f"{rec.servers_now} ({current_servers})")
+    cols[1].metric("Servers at the peak", rec.peak_servers)
+    cols[2].metric("Act by", f"{rec.order_at:%H:%M}", help=f"{rec.order_at:%Y-%m-%d %H:%M}, local time")
+    st.markdown(f"{rec.reason} The current fleet is the predictive policy's last one in the replay.")
+
+
+__all__ = ["LEADERBOARD_FORMATS", "POLICY_FORMATS", "backtest", "backtest_settings", "burst_caption", "chart_models",
+           "column_picker", "data_source", "forward", "forward_steps", "granularity", "leaderboard_table",
+           "load_traffic", "overview", "overview_metrics", "policy_form", "policy_table", "recommendation",
+           "recommendation_metrics", "scaling_params", "study", "traffic_series"]

@@ -11,18 +11,19 @@ from streamlit.testing.v1 import AppTest
 from tests.support import ROOT
 from tests.traffic.synthetic import daily_traffic
 
-PAGE = str(ROOT / "pages" / "1_traffic.py")
+PAGE = "pages/1_traffic.py"
 UPLOAD = "Upload CSV"
 
 
 @pytest.fixture
 def small_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Baselines and one LightGBM: the page's flow without minutes of training."""
+    """Baselines and one LightGBM: the page's flow without minutes of training (the defaults live in
+    core.traffic.config; the widgets read them at call time)."""
     from dataclasses import replace
 
-    import core.ui.traffic_widgets as widgets
+    from core.traffic import config
 
-    monkeypatch.setattr(widgets, "DEFAULTS", replace(widgets.DEFAULTS, models=("seasonal_naive", "naive", "lightgbm")))
+    monkeypatch.setattr(config, "DEFAULTS", replace(config.DEFAULTS, models=("seasonal_naive", "naive", "lightgbm")))
 
 
 def reference_csv(days: int = 3, *, seed: int = 1) -> bytes:
@@ -35,7 +36,11 @@ def reference_csv(days: int = 3, *, seed: int = 1) -> bytes:
 
 
 def _page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=300).run()
+    # Run as a page of the app (Home.py is the entry script), as `streamlit run Home.py` serves it:
+    # the menu's page links are resolved against the entry script.
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=300)
+    at.switch_page(PAGE)
+    return at.run()
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
@@ -127,6 +132,21 @@ def test_upload_granularity_backtest_replay_and_downloads(small_models) -> None:
     assert any(m.label == "Servers at the peak" for m in at.metric)
     assert any("servers boot in 3 intervals" in m.value for m in at.markdown)
     assert "traffic_dl_next_hour" in _downloads(at)
+
+
+def test_a_failing_service_call_shows_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.errors import InputError
+    from core.traffic import service
+
+    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise InputError("not enough history before the test start")
+
+    monkeypatch.setattr(service, "backtest", refuse)
+    at = _page()
+    at.button(key="traffic_run").click().run()
+    assert not at.exception, at.exception
+    assert any("not enough history" in e.value for e in at.error)
+    assert not [d for d in at.dataframe if "policy" in d.value.columns]  # nothing half-shown
 
 
 def test_bad_policy_parameters_show_an_error(small_models) -> None:  # type: ignore[no-untyped-def]

@@ -90,8 +90,8 @@ def test_bursts_use_only_the_past():
 def test_summary_and_heat_map():
     s = load_series(daily_traffic(days=7), "1h")
     stats = summary(s)
-    assert stats["peak"] == s.y.max() and stats["mean"] <= stats["p95"] <= stats["peak"]
-    assert stats["busiest_hour"] in range(12, 18)  # the synthetic cycle peaks mid-afternoon
+    assert stats.peak == s.y.max() and stats.mean <= stats.p95 <= stats.peak
+    assert stats.busiest_hour in range(12, 18)  # the synthetic cycle peaks mid-afternoon
     table = hour_weekday_table(s.y)
     assert table.shape == (7, 24) and list(table.index[:2]) == ["Mon", "Tue"]
 

@@ -56,3 +56,13 @@ def test_a_lookup_accepts_a_larger_stored_size_and_keeps_used_results_longest() 
     store.find("backtest", need=1)  # used: now the most recent
     store.put("third", "y")
     assert store.find("backtest") is not None and store.find("other") is None
+
+
+def test_sizes_count_indexes_and_fitted_trees() -> None:
+    import lightgbm
+
+    index = pd.date_range("2024-01-01", periods=10_000, freq="5min", tz="UTC")
+    assert approx_size(index) >= 10_000 * 8
+    x = np.random.default_rng(0).normal(size=(2_000, 5))
+    model = lightgbm.LGBMRegressor(n_estimators=50, verbose=-1).fit(x, x[:, 0])
+    assert approx_size({"model": model}) > 50_000  # the trees, not just the wrapper object

@@ -1,0 +1,84 @@
+"""Defaults, limits and help texts of Traffic & Autoscaling: one place, read by the service, the
+widgets and the page (and patched by tests), never restated as literals in the UI.
+
+Read them as ``config.DEFAULTS.models`` (module attribute at call time), not ``from ... import
+DEFAULTS``: a test or a benchmark that replaces ``config.DEFAULTS`` then reaches every reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.traffic.autoscale import ScalingParams
+from core.traffic.models import MODEL_NAMES
+from core.traffic.planning import FRONTIER_QUANTILES
+from core.traffic.series import BurstRule
+
+
+@dataclass(frozen=True)
+class PageDefaults:
+    freq: str = "5m"
+    horizon: int = 1
+    max_horizon: int = 12  # one hour at 5 minutes
+    models: tuple[str, ...] = ("seasonal_naive", "naive", "lightgbm", "xgboost")
+    slow_models: tuple[str, ...] = ("prophet", "hybrid")
+    interval: float = 0.8
+    forward_history_days: int = 2
+    # One OpenMP thread per GBM: Streamlit trains in its script thread beside other sessions, and with
+    # two spinning OpenMP threads on two shared cores LightGBM ran 10× slower there (measured: 94 s vs 4 s).
+    n_jobs: int = 1
+
+
+DEFAULTS = PageDefaults()
+# Results kept per process, by data fingerprint + settings: store name -> (max items, max MB). Bounded
+# by count and memory, so a shared app does not grow with every file its users upload.
+RESULT_STORES: dict[str, tuple[int, float]] = {
+    "traffic-overviews": (4, 256.0),  # bursts and the download table of a series
+    "traffic-backtests": (6, 512.0),  # fitted models and every model's test-window paths
+    "traffic-forwards": (6, 64.0),  # forecasts past the end of the data (at most a day)
+    "traffic-studies": (8, 256.0),  # policy replays, one per parameter set and quantile
+}
+MODEL_CHOICES: tuple[str, ...] = MODEL_NAMES  # the models a user may pick
+# The command line runs alone: two OpenMP threads per fit, and its forward forecast's quantile columns.
+CLI_N_JOBS = 2
+CLI_FORWARD_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
+BURST_RULE = BurstRule()  # the overview's burst marks
+CALIBRATION_DAYS = 3.0  # core.traffic.backtest's default calibration window
+SCENARIO = ScalingParams()  # the issue's scenario: capacity 50, boot delay 2, $0.10/server-hour, $0.001/drop
+FORWARD_QUANTILES: tuple[float, ...] = tuple(sorted({0.1, 0.5, 0.8, 0.9, 0.95, 0.99, *FRONTIER_QUANTILES}))
+QUANTILE_OPTIONS: tuple[float, ...] = FRONTIER_QUANTILES  # the predictive policy's quantile selector
+SOURCES = ("Bundled NASA traffic (Jul–Aug 1995)", "Upload CSV")
+AUTO = "(auto-detect)"
+HELP = {
+    "upload": "A CSV with a timestamp column (ISO text with or without offset, or epoch seconds) and a request-count "
+              "column (request_count, requests_count, requests, count, y or value). Other numeric columns are kept.",
+    "freq": "Counts are summed into intervals of this size. An interval with no data stays missing, never zero; "
+            "an interval with only part of its data is flagged as partial.",
+    "test_start": "Models train on everything before this day and are scored on everything from it on. "
+                  "The NASA default is the published split: test from 1995-08-23 (local time).",
+    "horizon": "Score forecasts issued this many intervals ahead (multi-step forecasts are recursive).",
+    "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines; the ensemble combines "
+              "the other models with weights fitted (non-negative least squares) on the last days before the test "
+              "window.",
+    "slow": "Prophet takes a while to fit; the hybrid also imports TensorFlow (~5 s, ~700 MB) and trains an LSTM: "
+            "expect minutes, not seconds.",
+    "forward_steps": "How far past the end of the data to forecast, up to one day.",
+    "quantile": "The predictive policy provisions for this quantile of the forecast. Higher = fewer overloads, more "
+                "servers. The default is the cheapest point of the frontier on this test window (hindsight); the "
+                "price-only newsvendor quantile is given beside it.",
+}
+PARAM_FIELDS: dict[str, tuple[str, str]] = {  # ScalingParams field -> (label, help)
+    "capacity_per_server": ("Capacity per server", "Requests one server serves per interval (at the granularity "
+                                                   "chosen above)."),
+    "min_servers": ("Min servers", "The fleet never shrinks below this."),
+    "max_servers": ("Max servers", "The fleet never grows above this; demand above max × capacity is dropped."),
+    "boot_delay": ("Boot delay (intervals)", "Intervals between ordering a server and it serving traffic. The "
+                                             "predictive policy looks ahead by this many intervals."),
+    "scale_in_window": ("Scale-in window (intervals)", "Reactive policy: scale in only to the highest recommendation "
+                                                       "of this many past intervals (HPA stabilisation window)."),
+    "cooldown": ("Cooldown (intervals)", "Reactive policy: minimum intervals between two scaling actions."),
+    "target_utilisation": ("Target utilisation", "Reactive policy: desired = ceil(current × utilisation / target)."),
+    "tolerance": ("Tolerance", "Reactive policy: no action while |utilisation / target − 1| ≤ tolerance."),
+    "price_per_server_hour": ("Price per server-hour ($)", "Booting servers are paid too."),
+    "penalty_per_dropped": ("Penalty per dropped request ($)", "The SLA cost of a request beyond capacity."),
+}

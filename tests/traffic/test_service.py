@@ -1,0 +1,124 @@
+"""The Traffic & Autoscaling service: one call per user action, validated input, typed results whose
+derived tables are built once (a page rerun reuses them instead of rebuilding)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.traffic import config, service
+from core.traffic.autoscale import POLICIES
+from core.traffic.backtest import BacktestResult
+from tests.traffic.synthetic import daily_traffic
+
+BASELINES = ("seasonal_naive", "naive")
+
+
+def _frame(days: int = 4) -> pd.DataFrame:
+    frame = daily_traffic(days=days, freq="15min", seed=4)
+    frame["status_2xx"] = frame["request_count"] - 1
+    frame["bytes"] = frame["request_count"] * 1000
+    frame["is_event"] = 0
+    frame.loc[10:12, "is_event"] = 1
+    return frame
+
+
+@pytest.fixture(scope="module")
+def series() -> service.TrafficSeries:
+    return service.traffic_series(service.load_traffic(_frame(days=8), name="t.csv"), "15m")
+
+
+@pytest.fixture(scope="module")
+def result(series: service.TrafficSeries) -> BacktestResult:
+    settings = service.backtest_settings(series, horizon=1, models=BASELINES)
+    return service.backtest(series, settings, extra_steps=2)
+
+
+def test_load_traffic_detects_the_columns_once_and_keeps_the_native_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    detect = service.detect_time_column
+    monkeypatch.setattr(service, "detect_time_column", lambda frame: calls.append(1) or detect(frame))
+    loaded = service.load_traffic(_frame(), name="t.csv")
+    assert len(calls) == 1
+    assert (loaded.time_col, loaded.value_col) == ("timestamp", "request_count")
+    assert loaded.native_step == pd.Timedelta("15min")
+    assert loaded.frequencies == ["15m", "1h"]
+    assert loaded.fingerprint.endswith(":timestamp:request_count")
+
+
+def test_bad_columns_and_steps_are_input_errors_naming_the_file() -> None:
+    with pytest.raises(InputError, match="file 't.csv': column 'timestamp' is the timestamp column"):
+        service.load_traffic(_frame(), name="t.csv", value_col="timestamp")
+    odd = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=50, freq="7min").astype(str),
+                        "requests": np.arange(50)})
+    with pytest.raises(InputError, match="file 'odd.csv': its 7-minute step does not divide"):
+        service.load_traffic(odd, name="odd.csv")
+
+
+def test_overview_builds_each_piece_once(series: service.TrafficSeries) -> None:
+    ov = service.overview(series)
+    assert ov.rule == config.BURST_RULE
+    assert ov.stats.peak == series.y.max() and ov.stats.intervals == len(series.y)
+    assert ov.bursts is ov.bursts and ov.table is ov.table  # cached on the result, not rebuilt
+    assert list(ov.table.columns[:4]) == ["timestamp", "requests", "partial", "burst"]
+    assert {"status_2xx", "bytes", "is_event"} <= set(ov.table.columns)
+    assert ov.flag_counts == {"is_event": 3}
+    assert ov.status_columns == ["status_2xx"] and ov.bytes_column == "bytes"
+    assert ov.heatmap.shape == (7, 24)
+    assert "burst = count > median" in ov.rule_text
+    assert ov.burst_count == int(ov.bursts.sum())
+
+
+def test_derived_tables_of_a_backtest_are_built_once_per_step(result: BacktestResult,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[int] = []
+    fresh = BacktestResult(series=result.series, calibrated=result.calibrated, test_start=result.test_start,
+                           horizon=result.horizon, interval=result.interval, origins=result.origins,
+                           paths=result.paths)
+    original = BacktestResult._predictions
+    monkeypatch.setattr(BacktestResult, "_predictions", lambda self, step: built.append(step) or original(self, step))
+    first = fresh.predictions(1)
+    fresh.leaderboard(1)  # reads the predictions: no second build
+    fresh.error_by_hour(1)
+    assert fresh.predictions() is first and fresh.predictions(1) is first
+    assert fresh.leaderboard(1) is fresh.leaderboard(1)
+    assert fresh.error_by_hour(1) is fresh.error_by_hour(1)
+    assert built == [1]
+    assert fresh.predictions(2) is not first and built == [1, 2]
+    assert set(first["model"]) == set(BASELINES)
+
+
+def test_scaling_study_replays_every_policy_and_keeps_its_tables(series: service.TrafficSeries,
+                                                                 result: BacktestResult) -> None:
+    params = service.priced_for(config.SCENARIO, series)
+    assert params.interval_minutes == 15
+    plan = service.scaling_study(result, params)
+    assert list(plan.policies.index) == list(POLICIES)
+    assert plan.policies is plan.policies and plan.decisions is plan.decisions
+    assert isinstance(plan.current_servers, int)
+    assert 0.5 <= plan.safe_quantile <= 0.99
+    with pytest.raises(InputError, match="boot delay of 3 needs them 3 ahead"):
+        service.scaling_study(result, service.policy_params(params, {"boot_delay": 3}))
+
+
+def test_policy_params_validate_and_keep_integer_fields_integers() -> None:
+    params = service.policy_params(changes={"boot_delay": 3.0, "capacity_per_server": 80})
+    assert params.boot_delay == 3 and isinstance(params.boot_delay, int)
+    assert params.capacity_per_server == 80
+    with pytest.raises(InputError, match="min servers must be at least 1"):
+        service.policy_params(changes={"min_servers": 0})
+
+
+def test_forward_forecast_and_next_hour_recommendation(series: service.TrafficSeries) -> None:
+    steps = service.next_hour_steps(series)
+    assert steps == 4 and service.forward_models(BASELINES) == ("lightgbm",)
+    ahead = service.forward(series, ("lightgbm",), 8, quantiles=(0.5, 0.9))
+    assert ahead.model == "ensemble" and ahead.steps == 8  # of its one member
+    assert list(ahead.table.columns) == ["timestamp", "forecast", "q0.5", "q0.9"]
+    assert ahead.history.index[-1] == series.y.index[-1]
+    hour = ahead.first(steps)
+    assert hour.steps == steps and ahead.first(99) is ahead
+    rec = service.recommend_next_hour(hour, 2, service.priced_for(config.SCENARIO, series), 0.9)
+    assert len(rec.schedule) == steps and rec.peak_servers >= 1
