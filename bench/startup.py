@@ -38,7 +38,9 @@ print(json.dumps({"first_run": first, "peak_rss_mb": resource.getrusage(resource
 _PAGE_RERUN = """
 import time, json, statistics
 from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({page!r}, default_timeout=600)
+at = AppTest.from_file("Home.py", default_timeout=600)
+if {page!r} != "Home.py":
+    at.switch_page({page!r})  # as served: the menu's links resolve against the entry script
 t = time.perf_counter(); at.run(); first = time.perf_counter() - t
 assert not at.exception, at.exception
 times = []
@@ -57,14 +59,14 @@ import core.traffic.config as config
 def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
-at = AppTest.from_file("pages/1_traffic.py", default_timeout=600).run()
+at = AppTest.from_file("Home.py", default_timeout=600).switch_page("pages/1_traffic.py").run()
 at.radio(key="traffic_source").set_value("Upload CSV").run()
 rss = []
 start = time.perf_counter()
 for i in range(int(sys.argv[1])):
     rng = np.random.default_rng(i)
     stamps = pd.date_range("2024-03-01", periods=4 * 288, freq="5min", tz="UTC")
-    hour = stamps.hour + stamps.minute / 60
+    hour = np.asarray(stamps.hour + stamps.minute / 60)
     y = (200 + 150 * np.sin((hour - 6) / 24 * 2 * np.pi) + rng.normal(0, 15, len(stamps))).clip(1).round()
     csv = pd.DataFrame({{"timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"), "requests": y.astype(int)}}).to_csv(index=False)
     at.file_uploader(key="traffic_upload").set_value((f"upload_{{i}}.csv", csv.encode(), "text/csv")).run()
@@ -138,7 +140,7 @@ def _server_cpu_around_training() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="headroom-bench-") as tmp:
         stamps = pd.date_range("2024-03-01", periods=7 * 288, freq="5min", tz="UTC")
         rng = np.random.default_rng(0)
-        y = (200 + 150 * np.sin((stamps.hour - 6) / 24 * 2 * np.pi) + rng.normal(0, 15, len(stamps))).clip(1)
+        y = (200 + 150 * np.sin(np.asarray(stamps.hour - 6) / 24 * 2 * np.pi) + rng.normal(0, 15, len(stamps))).clip(1)
         csv = Path(tmp) / "week.csv"
         pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"), "requests": y.round()}).to_csv(csv, index=False)
         server = StreamlitServer(_env(Path(tmp)))
