@@ -89,6 +89,8 @@ def _violations() -> list[str]:
                         problems.append(f"{where} imports {t}: domains never import each other")
                     if rank >= 3 and t.startswith("core.storage"):
                         problems.append(f"{where} imports {t}: pages and core/ui reach storage through services")
+                    if me.startswith("core.forecast") and t.startswith(("core.storage", "core.ml.registry")):
+                        problems.append(f"{where} imports {t}: the forecasting core is pure (data in, forecasts out)")
     return problems
 
 

@@ -1,0 +1,65 @@
+"""Conformal intervals: the finite-sample rank, per-step widths, and adaptive recovery after a shift."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.forecast.intervals import (
+    AdaptiveConformal,
+    SplitConformal,
+    bounds,
+    conformal_quantile,
+    conformal_rank,
+    scores,
+)
+
+
+@pytest.mark.parametrize(("n", "q", "rank"), [(9, 0.9, 9), (10, 0.9, 10), (19, 0.9, 18), (99, 0.8, 80), (3, 0.9, None),
+                                              (1, 0.5, 1), (4, 0.8, 4), (5, 0.8, 5)])
+def test_the_conformal_rank_is_ceil_n_plus_one_times_q(n: int, q: float, rank: int | None) -> None:
+    assert conformal_rank(n, q) == rank
+
+
+def test_the_conformal_quantile_on_hand_made_scores() -> None:
+    assert conformal_quantile([5, 1, 4, 2, 3, 9, 8, 7, 6], 0.9) == 9.0  # rank ceil(10 × 0.9) = 9 of 9
+    assert conformal_quantile([5, 1, 4, 2, 3, 9, 8, 7, 6], 0.5) == 5.0  # rank 5
+    assert conformal_quantile([1, 2, np.nan, 3], 0.5) == 2.0  # NaN ignored: rank 2 of 3
+    assert math.isinf(conformal_quantile([1.0, 2.0], 0.9))  # too few scores: unbounded
+
+
+def test_log_scale_intervals_grow_with_the_level_and_stay_non_negative() -> None:
+    lo, hi = bounds(np.array([10.0, 1000.0, 0.0]), np.array(0.1))
+    assert hi[1] - lo[1] > 50 * (hi[0] - lo[0])
+    assert lo.min() >= 0
+    assert scores([110.0], [100.0], "relative")[0] == pytest.approx(0.1)
+
+
+def test_split_conformal_widths_per_horizon_step_cover_on_exchangeable_data() -> None:
+    rng = np.random.default_rng(0)
+    pred = np.full((2000, 3), 100.0)
+    truth = pred * np.exp(rng.normal(0, [0.05, 0.1, 0.2], size=(2000, 3)))  # errors grow with the step
+    model = SplitConformal(level=0.8).fit(truth[:1000], pred[:1000])
+    assert model.widths[0] < model.widths[1] < model.widths[2]
+    lo, hi = model.interval(pred[1000:])
+    coverage = ((truth[1000:] >= lo) & (truth[1000:] <= hi)).mean(axis=0)
+    assert np.all((coverage > 0.76) & (coverage < 0.85)), coverage
+
+
+def test_adaptive_conformal_recovers_coverage_after_a_step_change_where_split_conformal_does_not() -> None:
+    rng = np.random.default_rng(1)
+    n = 3000
+    noise = np.where(np.arange(n) < 1000, 0.05, 0.25)  # the errors grow fivefold at t = 1000
+    pred = np.full(n, 200.0)
+    truth = pred * np.exp(rng.normal(0, noise))
+    calibration = truth[:500], pred[:500]
+    lo, hi = AdaptiveConformal(level=0.8, gamma=0.02, window=500).run(truth[500:], pred[500:], calibration=calibration[0],
+                                                                     calibration_pred=calibration[1])
+    inside = (truth[500:] >= lo) & (truth[500:] <= hi)
+    after = inside[1000:]  # from 500 steps after the change on
+    assert 0.75 <= after.mean() <= 0.85, after.mean()
+    split_lo, split_hi = SplitConformal(level=0.8).fit(*calibration).interval(pred[1500:])
+    split_cover = ((truth[1500:] >= split_lo) & (truth[1500:] <= split_hi)).mean()
+    assert split_cover < 0.4  # frozen widths lose coverage under the shift
