@@ -21,6 +21,8 @@ ENV_STATE_DIR = "HEADROOM_STATE_DIR"
 ENV_SIM_SPEED = "HEADROOM_SIM_SPEED"
 ENV_MAX_UPLOAD_ROWS = "HEADROOM_MAX_UPLOAD_ROWS"
 ENV_ALLOW_TYPED_DB_URLS = "HEADROOM_ALLOW_TYPED_DB_URLS"
+# A Dask scheduler address (tcp://host:8786): per-series and per-window work runs on that cluster.
+ENV_DASK_SCHEDULER = "HEADROOM_DASK_SCHEDULER"
 # Named database URLs (a ``[database_urls]`` table in secrets: name = "url"): sources and outputs a
 # visitor may pick on a shared deployment, where typing a URL is turned off.
 KEY_NAMED_DB_URLS = "database_urls"
@@ -42,6 +44,7 @@ class Settings:
     # turn it off for a shared deployment (the server could reach any host and file it can).
     allow_typed_db_urls: bool = True
     named_db_urls: Mapping[str, str] = field(default_factory=dict)
+    dask_scheduler: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -83,6 +86,7 @@ def get_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         max_upload_rows=max_rows,
         allow_typed_db_urls=allow_typed,
         named_db_urls=named_urls,
+        dask_scheduler=_pick(ENV_DASK_SCHEDULER, overrides),
     )
 
 
