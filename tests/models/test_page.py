@@ -12,7 +12,7 @@ from core.ml.registry import ModelRegistry
 from core.models.config import EMPTY_STATE
 from core.storage import create_db_engine
 from tests.models.conftest import SeededRegistry, seed
-from tests.support import ROOT
+from tests.support import app_page
 
 PAGE = "pages/9_models.py"
 
@@ -31,11 +31,7 @@ def seeded(registry: ModelRegistry) -> SeededRegistry:
 
 
 def _page() -> AppTest:
-    # Run as a page of the app (Home.py is the entry script), as `streamlit run Home.py` serves it:
-    # the menu's page links are resolved against the entry script.
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
-    at.switch_page(PAGE)
-    at.run()
+    at = app_page(PAGE, timeout=60).run()
     assert not at.exception, at.exception
     return at
 
