@@ -35,11 +35,18 @@ def conformal_rank(n: int, q: float) -> int | None:
     return rank if rank <= n else None
 
 
-def conformal_quantile(scores: ArrayLike, q: float) -> float:
-    """The finite-sample conformal quantile of ``scores`` (NaN scores ignored); inf if too few."""
-    values = np.sort(np.asarray(scores, dtype=float)[~np.isnan(np.asarray(scores, dtype=float))])
+def conformal_quantile(scores: ArrayLike, q: float, *, cap_at_max: bool = False) -> float:
+    """The finite-sample conformal quantile of ``scores`` (NaN scores ignored). With too few
+    scores for ``q`` it is unbounded (inf), or with ``cap_at_max`` the largest score (a resource
+    request must stay finite; its caller falls back to a coarser group first)."""
+    raw = np.asarray(scores, dtype=float)
+    values = np.sort(raw[~np.isnan(raw)])
+    if not len(values):
+        return math.inf
     rank = conformal_rank(len(values), q)
-    return math.inf if rank is None else float(values[rank - 1])
+    if rank is None:
+        return float(values[-1]) if cap_at_max else math.inf
+    return float(values[rank - 1])
 
 
 def scores(y_true: ArrayLike, y_pred: ArrayLike, scale: Scale = "log") -> np.ndarray:

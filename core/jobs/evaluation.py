@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.forecast.intervals import conformal_quantile as shared_conformal_quantile
 from core.jobs.history import history_depth
 from core.ml.metrics import mae, mape, median_over_provision, r2, under_prediction_rate
 
@@ -37,11 +38,9 @@ def calibration_factor(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def conformal_quantile(values: np.ndarray, q: float) -> float:
-    """The split-conformal quantile: the ceil((n + 1) q)-th smallest of n values, so that a new
-    exchangeable run falls below it with probability at least ``q``."""
-    ordered = np.sort(np.asarray(values, dtype=float))
-    rank = min(len(ordered), int(np.ceil((len(ordered) + 1) * q)))
-    return float(ordered[rank - 1])
+    """The split-conformal quantile (the shared rule of ``core.forecast.intervals``): the
+    ceil((n + 1) q)-th smallest of n ratios, capped at the largest when n is too small."""
+    return shared_conformal_quantile(values, q, cap_at_max=True)
 
 
 def calibration_groups(stages: pd.Series | np.ndarray, history_counts: pd.Series | np.ndarray) -> np.ndarray:

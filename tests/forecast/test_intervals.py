@@ -63,3 +63,8 @@ def test_adaptive_conformal_recovers_coverage_after_a_step_change_where_split_co
     split_lo, split_hi = SplitConformal(level=0.8).fit(*calibration).interval(pred[1500:])
     split_cover = ((truth[1500:] >= split_lo) & (truth[1500:] <= split_hi)).mean()
     assert split_cover < 0.4  # frozen widths lose coverage under the shift
+
+
+def test_a_resource_request_caps_at_the_largest_score_instead_of_infinity() -> None:
+    assert conformal_quantile([1.0, 2.0, 3.0], 0.95, cap_at_max=True) == 3.0
+    assert conformal_quantile([1.0, 2.0, 3.0], 0.5, cap_at_max=True) == 2.0
