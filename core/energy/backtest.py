@@ -151,8 +151,15 @@ def metered_readings(frame: pd.DataFrame, *, time_col: str | None = None, value_
     return hourly[["device_id", "ts_utc", "value"]], devices, notes
 
 
-def backtest(readings: pd.DataFrame, devices: pd.DataFrame, config: EnergyConfig | None = None) -> dict[str, Any]:
-    """Train on each device's first 80% of time, score next-hour forecasts on the rest."""
+PREDICTION_COLUMNS = ["time", "meter", "actual", "forecast", "yesterday"]
+
+
+def backtest(readings: pd.DataFrame, devices: pd.DataFrame,
+             config: EnergyConfig | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Train on each device's first 80% of time, score next-hour forecasts on the rest.
+
+    Returns the JSON-ready report and the held-out predictions (time in the devices' zone, meter,
+    actual, forecast, same hour yesterday), by meter and time."""
     config = config or energy_config()
     panel = build_panel(readings, devices)
     d, h = target_cells(panel)
@@ -179,6 +186,12 @@ def backtest(readings: pd.DataFrame, devices: pd.DataFrame, config: EnergyConfig
         per_device.append({"device": device.name, "test_start": str(panel.hours[cut[row]]) if cut[row] < len(panel.hours) else None,
                            **m.__dict__})
     overall = score_window(actual, pred, base, config)
-    return {"model": "lightgbm", "baseline": "same hour yesterday", "devices": len(devices),
-            "hours": int(np.isfinite(panel.values).sum()), "train_targets": int(train.sum()),
-            "test_targets": int((~train).sum()), "overall": overall.__dict__, "per_device": per_device}
+    timezone = str(devices["timezone"].iloc[0]) if len(devices) else "UTC"
+    predictions = pd.DataFrame({"time": panel.hours[vh].tz_convert(timezone),
+                                "meter": devices["name"].to_numpy()[vd], "actual": actual, "forecast": pred,
+                                "yesterday": base}, columns=PREDICTION_COLUMNS)
+    predictions = predictions.sort_values(["meter", "time"], kind="stable").reset_index(drop=True)
+    report = {"model": "lightgbm", "baseline": "same hour yesterday", "devices": len(devices),
+              "hours": int(np.isfinite(panel.values).sum()), "train_targets": int(train.sum()),
+              "test_targets": int((~train).sum()), "overall": overall.__dict__, "per_device": per_device}
+    return report, predictions

@@ -120,6 +120,8 @@ class EnergyPageConfig:
     default_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
     # Backtest of an uploaded CSV.
     backtest_timezone: str = "UTC"
+    backtest_results_max_items: int = 4  # results kept per process, so picking a meter to chart reruns nothing
+    backtest_results_max_mb: float = 256.0
     # Help texts.
     help_name: str = f"Unique, 1 to {DEVICE_NAME_MAX_CHARS} characters."
     help_timezone: str = "The device's local clock: its daily shape and public holidays follow it."
@@ -130,7 +132,17 @@ class EnergyPageConfig:
     help_advance: str = "Tick this many simulated hours now, ahead of the wall clock if need be."
     help_backfill: str = ("Fills missing readings, forecasts of the deployed model and daily health in the range; "
                           "rows already stored are kept, and nothing is written past the simulated clock.")
-    help_algorithms: str = "GRU loads TensorFlow (slower); the best held-out RMSE ratio is deployed."
+    help_algorithms: str = ("GRU loads TensorFlow (slower). The new models and the deployed one are scored on the "
+                            "same held-out hours; the lowest RMSE ratio vs same hour yesterday is deployed.")
+    help_model_versions: str = ("Each version's scores come from its own retrain, on that retrain's held-out hours, "
+                                "so versions of different retrains are not comparable here: the last retrain above "
+                                "compares them on the same hours.")
+    help_simulator: str = ("Alive: the simulation thread runs in this app process. Below: whether this process "
+                           "writes (several processes on one database: one writes, the others stand by).")
+    help_lag: str = ("Wall clock minus simulated clock. Behind: up to 1 h is normal in real time, as the clock "
+                     "ticks on each full hour; more means a catch-up is under way. Ahead: demo speed or 'Advance' "
+                     "ran the simulation past the wall clock; in real time it waits for the wall clock to catch up.")
+    help_ticks: str = "Simulated hours committed (all processes) / ticks that failed in this process and were skipped."
     help_meter_column: str = ("Detected when timestamps repeat across a column's values: several meters' "
                               "readings of one hour are never averaged together.")
     help_backtest_timezone: str = "Timestamps written without an offset are read as wall-clock time in this zone."

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from core.energy.config import ALGORITHMS, DEFAULT_ALGORITHMS, EnergyConfig, energy_config
 from core.energy.features import MIN_HISTORY, HourlyPanel, levels, tabular_features, target_cells
-from core.energy.health import score_window
+from core.energy.health import HealthMetrics, score_window
 
 Progress = Callable[[float, str], None]
 
@@ -156,12 +157,98 @@ def evaluate(model: NextHourForecaster, panel: HourlyPanel, d: np.ndarray, h: np
             "rmse_ratio": health.rmse_ratio, "n_validation": health.n_scored}
 
 
-def train_models(panel: HourlyPanel, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
-                 config: EnergyConfig | None = None, progress: Progress | None = None) -> list[TrainedModel]:
-    """Fit each algorithm on the first part of time and score it on the rest (pure function)."""
+@dataclass(frozen=True)
+class Candidate:
+    """A model competing for deployment: a new one, or a stored one (the deployed model) re-scored."""
+
+    label: str
+    model: NextHourForecaster
+    model_id: str | None = None  # set for a stored model
+    not_before: pd.Timestamp | None = None  # a stored model trained on hours before this; scored only from it
+
+    @property
+    def algorithm(self) -> str:
+        return self.model.algorithm
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every candidate scored on the SAME held-out cells (device, hour), and the winner."""
+
+    candidates: tuple[Candidate, ...]
+    scores: tuple[HealthMetrics, ...]  # one per candidate, all with the same n_scored
+    winner: Candidate
+    start: pd.Timestamp | None  # first and last held-out hour scored (UTC)
+    end: pd.Timestamp | None
+    hours: int  # device-hours every candidate was scored on
+    devices: int
+
+    def table(self) -> pd.DataFrame:
+        """model, algorithm, model_id, rmse_ratio, mape, rmse, hours, winner: one row per candidate."""
+        return pd.DataFrame([{"model": c.label, "algorithm": c.algorithm, "model_id": c.model_id,
+                              "rmse_ratio": s.rmse_ratio, "mape": s.mape, "rmse": s.rmse, "hours": s.n_scored,
+                              "winner": c is self.winner} for c, s in zip(self.candidates, self.scores, strict=True)])
+
+
+def _ratio_or_inf(score: HealthMetrics) -> float:
+    r = score.rmse_ratio
+    return float(r) if r is not None and np.isfinite(r) else float("inf")
+
+
+def compare_on_window(candidates: list[Candidate], panel: HourlyPanel, cells: tuple[np.ndarray, np.ndarray],
+                      config: EnergyConfig | None = None) -> Comparison:
+    """Score every candidate on one window, identical by construction: the held-out ``cells`` from the
+    latest ``not_before`` of any candidate on, where the actual, same-hour-yesterday and EVERY
+    candidate's forecast exist. The lowest RMSE ratio wins (NaN never); a tie keeps a stored model."""
+    if not candidates:
+        raise ValueError("nothing to compare")
+    config = config or energy_config()
+    d, h = cells
+    floors = [c.not_before for c in candidates if c.not_before is not None]
+    if floors:
+        keep = panel.hours[h] >= max(floors)
+        d, h = d[keep], h[keep]
+    actual, baseline = panel.values[d, h], panel.values[d, h - 24]
+    predictions = [np.asarray(c.model.predict_point(panel, d, h), dtype=float) for c in candidates]
+    common = np.isfinite(actual) & np.isfinite(baseline)
+    for p in predictions:
+        common &= np.isfinite(p)
+    scores = tuple(score_window(actual[common], p[common], baseline[common], config) for p in predictions)
+    order = min(range(len(candidates)),
+                key=lambda i: (_ratio_or_inf(scores[i]), candidates[i].model_id is None, i))
+    scored_hours = h[common]
+    return Comparison(tuple(candidates), scores, candidates[order],
+                      start=panel.hours[scored_hours.min()] if scored_hours.size else None,
+                      end=panel.hours[scored_hours.max()] if scored_hours.size else None,
+                      hours=int(common.sum()), devices=int(np.unique(d[common]).size))
+
+
+def window_metrics(comparison: Comparison, candidate: Candidate) -> dict[str, Any]:
+    """A candidate's held-out scores on the comparison's window, as stored with its model version."""
+    s = comparison.scores[comparison.candidates.index(candidate)]
+    return {"rmse": s.rmse, "mape": s.mape, "bias": s.bias, "baseline_rmse": s.baseline_rmse,
+            "rmse_ratio": s.rmse_ratio, "n_validation": s.n_scored,
+            "validation_start": None if comparison.start is None else comparison.start.isoformat(),
+            "validation_end": None if comparison.end is None else comparison.end.isoformat()}
+
+
+@dataclass
+class TrainingRun:
+    """New models fitted before one cutoff, and their comparison (with any stored model) after it."""
+
+    trained: list[TrainedModel]
+    comparison: Comparison
+    notes: list[str]
+
+
+def train_and_compare(panel: HourlyPanel, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+                      config: EnergyConfig | None = None, progress: Progress | None = None,
+                      incumbent: Candidate | None = None) -> TrainingRun:
+    """Fit each algorithm on the first part of time, then score them and ``incumbent`` (the deployed
+    model) on ONE held-out window computed once from this panel (pure function)."""
     config = config or energy_config()
     split = time_split(panel, config.validation_fraction, config.max_train_rows)
-    out = []
+    trained: list[TrainedModel] = []
     for i, algorithm in enumerate(algorithms):
         model = make_model(algorithm, config)
 
@@ -171,18 +258,29 @@ def train_models(panel: HourlyPanel, algorithms: tuple[str, ...] = DEFAULT_ALGOR
 
         step(0.0, f"training {algorithm}")
         model.fit(panel, *split.train, progress=step)
-        scores = evaluate(model, panel, *split.validation, config)
         val_d, val_h = split.validation
         model.calibrate(panel, val_d, val_h, model.predict_point(panel, val_d, val_h), config.interval_level)
-        scores.update(n_train=int(len(split.train[0])), cutoff=str(split.cutoff), devices=int(panel.n_devices))
-        out.append(TrainedModel(model, scores, dict(model.params)))
-        step(1.0, f"{algorithm}: held-out RMSE ratio {scores['rmse_ratio']:.3f}")
-    return out
+        trained.append(TrainedModel(model, {"n_train": int(len(split.train[0])), "cutoff": str(split.cutoff),
+                                            "devices": int(panel.n_devices)}, dict(model.params)))
+        step(1.0, f"{algorithm} trained")
+    candidates = [Candidate(f"{t.algorithm} (new)", t.model) for t in trained]
+    notes = []
+    if incumbent is not None:
+        # Honest only on hours the deployed model never trained on: too few of them, and it sits out.
+        after = (panel.hours[split.validation[1]] >= incumbent.not_before).sum() \
+            if incumbent.not_before is not None else len(split.validation[1])
+        if after >= config.min_scored_hours:
+            candidates.append(incumbent)
+        else:
+            notes.append(f"the deployed model {incumbent.model_id} trained on these held-out hours, so it was "
+                         "not compared")
+    comparison = compare_on_window(candidates, panel, split.validation, config)
+    for item, candidate in zip(trained, candidates, strict=False):
+        item.metrics.update(window_metrics(comparison, candidate))
+    return TrainingRun(trained, comparison, notes)
 
 
-def best_by_validation(trained: list[TrainedModel]) -> TrainedModel:
-    """The model with the lowest held-out RMSE ratio (NaN never wins)."""
-    def key(t: TrainedModel) -> float:
-        r = t.metrics.get("rmse_ratio")
-        return float(r) if r is not None and np.isfinite(r) else float("inf")
-    return min(trained, key=key)
+def train_models(panel: HourlyPanel, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+                 config: EnergyConfig | None = None, progress: Progress | None = None) -> list[TrainedModel]:
+    """Fit each algorithm before a cutoff and score all on the same hours after it (pure function)."""
+    return train_and_compare(panel, algorithms, config, progress).trained

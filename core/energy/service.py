@@ -40,7 +40,7 @@ from core.energy.config import (
 from core.energy.features import LEVEL_HOURS, HourlyPanel, build_panel
 from core.energy.generator import DeviceSpec, as_utc, generate_frame
 from core.energy.health import RED, HealthMetrics, score_window
-from core.energy.models import NextHourForecaster, Progress, best_by_validation, train_models
+from core.energy.models import Candidate, NextHourForecaster, Progress, train_and_compare
 from core.errors import HeadroomError, InputError
 from core.ml.fingerprint import data_fingerprint
 from core.ml.registry import ModelRecord, ModelRegistry
@@ -183,29 +183,127 @@ def training_panel(engine: Engine, config: EnergyConfig,
     return build_panel(readings, devices, start, end), readings
 
 
-def train_and_register(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
-                       *, config: EnergyConfig | None = None, progress: Progress | None = None,
-                       deploy: bool = True) -> list[ModelRecord]:
-    """Train on stored history, save every model with its held-out scores, deploy the best."""
+@dataclass(frozen=True)
+class ModelComparison:
+    """The candidates of one retrain and the model deployed before it, scored on the same held-out hours."""
+
+    table: pd.DataFrame  # model_id, algorithm, role, rmse_ratio, mape, rmse, hours, winner
+    start: pd.Timestamp | None  # first and last held-out hour (UTC)
+    end: pd.Timestamp | None
+    hours: int  # device-hours every model was scored on
+    devices: int
+    notes: tuple[str, ...]
+    compared_at: datetime
+
+    @property
+    def winner(self) -> pd.Series:
+        return self.table[self.table["winner"]].iloc[0]
+
+
+COMPARISON_COLUMNS = ["model_id", "algorithm", "role", "rmse_ratio", "mape", "rmse", "hours", "winner"]
+NEW, DEPLOYED_BEFORE = "new", "deployed before"
+
+
+def comparison_of(records: list[ModelRecord]) -> ModelComparison | None:
+    """The comparison stored with the newest retrain among ``records`` (newest first), or None."""
+    latest = next((r for r in records if isinstance((r.metrics or {}).get("comparison"), dict)), None)
+    if latest is None:
+        return None
+    stored = latest.metrics["comparison"]
+    same_run = {r.algorithm: r.model_id for r in records
+                if isinstance((r.metrics or {}).get("comparison"), dict) and r.metrics["comparison"].get("id") == stored["id"]}
+    table = pd.DataFrame(stored["rows"], columns=[c for c in COMPARISON_COLUMNS if c != "model_id"] + ["model_id"])
+    new = table["role"] == NEW
+    table.loc[new, "model_id"] = table.loc[new, "algorithm"].map(same_run)
+    table["winner"] = table["winner"].astype(bool)
+    for column in ("rmse_ratio", "mape", "rmse"):
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    hours = int(table["hours"].iloc[0]) if len(table) else 0
+
+    def stamp(value: str | None) -> pd.Timestamp | None:
+        return pd.Timestamp(value) if value else None
+
+    return ModelComparison(table[COMPARISON_COLUMNS], stamp(stored.get("start")), stamp(stored.get("end")), hours,
+                           int(latest.metrics.get("validation_devices") or 0), tuple(stored.get("notes") or ()),
+                           latest.created_at)
+
+
+@dataclass(frozen=True)
+class Retraining:
+    """What a retrain saved, how the models compared, and which model is deployed after it."""
+
+    records: list[ModelRecord]  # the new versions
+    comparison: ModelComparison
+    deployed: str | None  # model id
+
+    @property
+    def summary(self) -> str:
+        w = self.comparison.winner
+        verdict = "stays deployed" if w["role"] == DEPLOYED_BEFORE else (
+            "is deployed" if w["model_id"] == self.deployed else "was not deployed")
+        who = f"the deployed model ({w['algorithm']})" if w["role"] == DEPLOYED_BEFORE else f"new {w['algorithm']}"
+        return (f"Trained {len(self.records)} model(s); {who} won on the same {self.comparison.hours:,} held-out "
+                f"hours and {verdict}")
+
+
+def _incumbent(registry: ModelRegistry) -> tuple[Candidate | None, list[str]]:
+    """The deployed model as a candidate, scored only after the hours it trained on."""
+    record = registry.deployed(DOMAIN, MODEL_NAME)
+    if record is None:
+        return None, []
+    try:
+        model = load_model(registry, record.model_id)
+    except Exception as exc:  # noqa: BLE001 - a model nobody can load must not block a retrain
+        log.warning("deployed model %s could not be loaded: %s", record.model_id, exc)
+        return None, [f"the deployed model {record.model_id} could not be loaded, so it was not compared"]
+    cutoff = (record.metrics or {}).get("cutoff")
+    return Candidate(f"{record.algorithm} {record.model_id}", model, record.model_id,
+                     as_utc(cutoff) if cutoff else None), []
+
+
+def retrain(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+            *, config: EnergyConfig | None = None, progress: Progress | None = None,
+            deploy: bool = True) -> Retraining:
+    """Train on stored history, then score the new models AND the deployed one on the same held-out
+    hours; save the new versions with those scores and deploy the winner (if it is new)."""
     config = config or energy_config()
+    algorithms = tuple(dict.fromkeys(algorithms))
     if not algorithms:
         raise InputError("choose at least one algorithm to train")
     unknown = [a for a in algorithms if a not in ALGORITHMS]
     if unknown:
         raise InputError(f"unknown algorithm '{unknown[0]}' (choose from {', '.join(ALGORITHMS)})")
     panel, readings = training_panel(engine, config)
-    trained = train_models(panel, algorithms, config, progress)
+    incumbent, notes = _incumbent(registry)
+    run = train_and_compare(panel, algorithms, config, progress, incumbent)
+    comparison = run.comparison
+    rows = [{"algorithm": c.algorithm, "model_id": c.model_id, "role": NEW if c.model_id is None else DEPLOYED_BEFORE,
+             "rmse_ratio": s.rmse_ratio, "mape": s.mape, "rmse": s.rmse, "hours": s.n_scored,
+             "winner": c is comparison.winner} for c, s in zip(comparison.candidates, comparison.scores, strict=True)]
+    stored = {"id": uuid.uuid4().hex, "start": None if comparison.start is None else comparison.start.isoformat(),
+              "end": None if comparison.end is None else comparison.end.isoformat(), "notes": notes + run.notes,
+              "rows": rows}
     fingerprint = data_fingerprint(readings)
-    best = best_by_validation(trained)
     records = []
-    for item in trained:
+    for item, candidate in zip(run.trained, comparison.candidates, strict=False):
+        won = candidate is comparison.winner
         record = registry.save(DOMAIN, item.model, algorithm=item.algorithm, params=item.params,
-                               metrics=item.metrics, fingerprint=fingerprint, name=MODEL_NAME,
-                               notes="best on validation" if item is best else None)
+                               metrics={**item.metrics, "validation_devices": comparison.devices, "comparison": stored},
+                               fingerprint=fingerprint, name=MODEL_NAME, notes="best on validation" if won else None)
         records.append(record)
-        if deploy and item is best:
+        if deploy and won:
             registry.deploy(record.model_id)
-    return records
+    deployed = registry.deployed(DOMAIN, MODEL_NAME)
+    result = comparison_of(records)
+    assert result is not None
+    return Retraining(records, result, deployed.model_id if deployed else None)
+
+
+def train_and_register(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+                       *, config: EnergyConfig | None = None, progress: Progress | None = None,
+                       deploy: bool = True) -> list[ModelRecord]:
+    """``retrain``, returning only the new model versions."""
+    return retrain(engine, registry, algorithms, config=config, progress=progress, deploy=deploy).records
 
 
 def ensure_model(engine: Engine, registry: ModelRegistry, config: EnergyConfig | None = None) -> ModelRecord:
@@ -462,8 +560,9 @@ class MeteredBacktest:
 
     overall: HealthMetrics
     per_device: pd.DataFrame  # device, test_start and the health metrics, one row per meter
+    predictions: pd.DataFrame  # held-out hours: time (the file's zone), meter, actual, forecast, yesterday
     notes: tuple[str, ...]  # what was skipped or assumed while reading the file
-    report: dict[str, Any]  # the same, JSON-ready (the CLI prints it)
+    report: dict[str, Any]  # the scores, JSON-ready (the CLI prints it)
 
 
 def guess_metered_columns(frame: pd.DataFrame) -> MeteredColumns:
@@ -480,6 +579,6 @@ def metered_backtest(frame: pd.DataFrame, *, time_col: str | None = None, value_
     readings, devices, notes = metered.metered_readings(frame, time_col=time_col, value_col=value_col,
                                                         device_col=device_col, detect_device=detect_device,
                                                         timezone=timezone, file=file)
-    result = metered.backtest(readings, devices, config)
+    result, predictions = metered.backtest(readings, devices, config)
     return MeteredBacktest(overall=HealthMetrics(**result["overall"]), per_device=pd.DataFrame(result["per_device"]),
-                           notes=tuple(notes), report={"notes": notes, **result})
+                           predictions=predictions, notes=tuple(notes), report={"notes": notes, **result})

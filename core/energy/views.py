@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from core.energy.config import DOMAIN, MODEL_NAME
 from core.energy.health import GREY
-from core.energy.service import HOUR, daily_health, sim_time
+from core.energy.service import HOUR, ModelComparison, comparison_of, daily_health, sim_time
 from core.ml.registry import ModelRegistry
 from core.storage import energy_repo as repo
 
@@ -107,16 +107,43 @@ def health_table(engine: Engine, device_id: int, days: int = 30) -> pd.DataFrame
 
 
 def model_table(registry: ModelRegistry) -> pd.DataFrame:
-    """Every next-hour model version with its held-out scores; the deployed one marked."""
+    """Every next-hour model version with the held-out scores of its own retrain and the window they
+    cover; the deployed one marked. Versions of different retrains were scored on different windows:
+    ``last_comparison`` has the like-for-like scores."""
     rows = []
     for r in registry.list(DOMAIN, MODEL_NAME):
         m = r.metrics or {}
         rows.append({"model_id": r.model_id, "algorithm": r.algorithm, "status": r.status,
                      "validation_rmse_ratio": m.get("rmse_ratio"), "validation_rmse": m.get("rmse"),
                      "validation_mape": m.get("mape"), "n_validation": m.get("n_validation"),
+                     "validation_window": _window_text(m.get("validation_start") or m.get("cutoff"),
+                                                       m.get("validation_end")),
                      "created_at": r.created_at})
     return pd.DataFrame(rows, columns=["model_id", "algorithm", "status", "validation_rmse_ratio", "validation_rmse",
-                                       "validation_mape", "n_validation", "created_at"])
+                                       "validation_mape", "n_validation", "validation_window", "created_at"])
+
+
+def _window_text(start: str | None, end: str | None) -> str | None:
+    if not start:
+        return None
+    first = f"{pd.Timestamp(start).tz_convert('UTC'):%Y-%m-%d %H:%M}"
+    return f"{first} to {pd.Timestamp(end).tz_convert('UTC'):%Y-%m-%d %H:%M} UTC" if end else f"from {first} UTC"
+
+
+def last_comparison(registry: ModelRegistry) -> ModelComparison | None:
+    """The last retrain's comparison: new models and the one deployed before, on the same held-out hours."""
+    return comparison_of(registry.list(DOMAIN, MODEL_NAME))
+
+
+def lag_text(lag_hours: float | None) -> str:
+    """The simulated clock against the wall clock in words: "2.0 h behind", "48 h ahead", "on time"."""
+    if lag_hours is None:
+        return "–"
+    size = abs(lag_hours)
+    if size < 0.05:
+        return "on time"
+    amount = f"{size:.0f}" if size >= 10 else f"{size:.1f}"
+    return f"{amount} h {'behind' if lag_hours > 0 else 'ahead'}"
 
 
 def worst_devices(grid: pd.DataFrame, limit: int, include: int | None = None) -> pd.DataFrame:

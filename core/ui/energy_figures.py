@@ -9,6 +9,8 @@ from core.energy.views import DeviceView
 
 STATUS_COLORS = {"grey": "#b0b7c3", "red": "#d64545", "green": "#2e9e5b"}
 _STATUS_CODE = {"grey": 0, "red": 1, "green": 2}
+# Under the title, above the plot: below it, a horizontal legend hides the x axis's date line.
+LEGEND_ON_TOP = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0}
 
 
 def history_figure(view: DeviceView) -> go.Figure:
@@ -38,7 +40,26 @@ def history_figure(view: DeviceView) -> go.Figure:
                           "<extra></extra>"))
     fig.update_layout(title=f"{view.name}: last 24 h and next hour ({view.timezone} time)",
                       xaxis_title=f"local time ({view.timezone})", yaxis_title="load (kW)",
-                      height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h"})
+                      height=380, margin={"l": 10, "r": 10, "t": 80, "b": 10}, legend=LEGEND_ON_TOP)
+    return fig
+
+
+def backtest_figure(predictions: pd.DataFrame, meter: str) -> go.Figure:
+    """One meter's held-out hours of a metered backtest: actual load, the next-hour forecast and
+    same hour yesterday, on the file's own wall clock."""
+    mine = predictions[predictions["meter"] == meter].sort_values("time")
+    zone = str(mine["time"].dt.tz) if len(mine) and mine["time"].dt.tz is not None else "UTC"
+    x = mine["time"].dt.tz_localize(None) if len(mine) and mine["time"].dt.tz is not None else mine["time"]
+    fig = go.Figure()
+    for column, name, line in (("actual", "actual", {"color": "#2563eb"}),
+                               ("forecast", "next-hour forecast", {"color": "#16a34a"}),
+                               ("yesterday", "same hour yesterday", {"color": "#9ca3af", "dash": "dot"})):
+        fig.add_trace(go.Scatter(x=x, y=mine[column], mode="lines", name=name, line=line,
+                                 hovertemplate="%{x|%a %d %b %H:%M}: %{y:.3f}<extra>" + name + "</extra>"))
+    fig.update_layout(title=f"{meter}: held-out hours, actual vs next-hour forecast and same hour yesterday",
+                      xaxis_title=f"local time ({zone})", yaxis_title="load (hourly mean, the file's unit)",
+                      height=400, margin={"l": 10, "r": 10, "t": 80, "b": 10},
+                      legend=LEGEND_ON_TOP)
     return fig
 
 

@@ -25,13 +25,16 @@ from core.energy.config import (
     TIMEZONES,
     energy_config,
 )
+from core.energy.service import ModelComparison
 from core.energy.simulator import EnergySimulator, start_simulator
 from core.energy.views import Device, DeviceView
 from core.errors import HeadroomError
+from core.ml.fingerprint import data_fingerprint
 from core.ui.downloads import download_table
-from core.ui.energy_figures import health_grid_figure, history_figure
+from core.ui.energy_figures import backtest_figure, health_grid_figure, history_figure
 from core.ui.format import number, show_table
 from core.ui.resources import app_settings, get_engine, get_registry
+from core.ui.result_store import result_store
 
 T = TypeVar("T")
 ZONES = list(TIMEZONES)
@@ -87,17 +90,19 @@ def _changed() -> None:
 
 
 def status_panel(sim: EnergySimulator) -> None:
+    # Words go in captions under the cards: a metric's delta would draw them with a green "up" arrow.
     s = sim.status()
     role = "writing" if s.writer else ("standby (another process writes)" if s.holder else "waiting for the lease")
-    cols = st.columns(5)
-    cols[0].metric("Simulator", "alive" if s.alive else "stopped", role, delta_color="off")
-    cols[1].metric("Simulated time (UTC)", f"{s.sim_time:%H:%M}" if s.sim_time is not None else "–",
-                   f"{s.sim_time:%a %d %b %Y}" if s.sim_time is not None else None, delta_color="off")
-    lag = "–" if s.lag_hours is None else (f"{s.lag_hours:.1f} h" if s.lag_hours >= 0 else f"{s.lag_hours:.0f} h")
-    cols[2].metric("Lag", lag, s.mode, delta_color="off",
-                   help="Wall clock minus simulated clock; negative when demo speed or 'advance' ran ahead.")
-    cols[3].metric("Ticks / errors", f"{s.ticks} / {s.errors}")
-    cols[4].metric("Last tick (UTC)", f"{s.last_tick_at:%H:%M:%S}" if s.last_tick_at is not None else "–")
+    cols = st.columns([1, 1, 1.4, 1])  # "0.4 h behind" needs the widest card
+    cols[0].metric("Simulator", "alive" if s.alive else "stopped", help=PAGE.help_simulator)
+    cols[0].caption(role)
+    cols[1].metric("Simulated time (UTC)", f"{s.sim_time:%H:%M}" if s.sim_time is not None else "–")
+    if s.sim_time is not None:
+        cols[1].caption(f"{s.sim_time:%a %d %b %Y}")
+    cols[2].metric("Lag", views.lag_text(s.lag_hours), help=PAGE.help_lag)
+    cols[2].caption(s.mode)
+    cols[3].metric("Ticks / errors", f"{s.ticks} / {s.errors}", help=PAGE.help_ticks)
+    cols[3].caption(f"last tick {s.last_tick_at:%H:%M:%S} UTC" if s.last_tick_at is not None else "no tick yet")
     if s.last_error:
         st.caption(f"Last tick error (the simulation went on): {s.last_error}")
 
@@ -150,8 +155,20 @@ def metrics_table(device_id: int) -> None:
     if table.empty:
         st.info("No health windows stored for this device yet.")
         return
-    show_table(table, default="%.3f")
-    download_table(table, f"energy_health_device_{device_id}.csv", key="energy-health-download")
+    shown = table.rename(columns={"window_end": "24 h up to", "model_id": "model", **METRIC_LABELS})
+    show_table(shown, formats=PERCENT, default="%.3f")
+    download_table(raw_mape(table), f"energy_health_device_{device_id}.csv", key="energy-health-download")
+
+
+# MAPE is a fraction in the data: the page shows it as a percentage; downloads keep the fraction
+# under a name that says so.
+PERCENT = {"MAPE": "percent", "MAPE (own window)": "percent"}
+METRIC_LABELS = {"n_scored": "scored hours", "rmse": "RMSE", "mape": "MAPE", "bias": "bias",
+                 "baseline_rmse": "RMSE of same hour yesterday", "rmse_ratio": "RMSE ratio", "status": "status"}
+
+
+def raw_mape(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns={"mape": "mape_fraction"})
 
 
 def _run(action: Callable[[], T], success: Callable[[T], str]) -> None:
@@ -232,13 +249,41 @@ def simulation_admin(sim: EnergySimulator) -> None:
              lambda health: f"Health computed for {0 if health.empty else health['device_id'].nunique()} device(s)")
 
 
+def comparison_panel(comparison: ModelComparison) -> None:
+    """The last retrain: every candidate and the model deployed before, on the same held-out hours."""
+    c = comparison
+    window = (f"from {c.start:%Y-%m-%d %H:%M} to {c.end:%Y-%m-%d %H:%M} UTC" if c.start is not None and c.end is not None
+              else "(no hour could be scored)")
+    st.markdown(f"**Last retrain** ({c.compared_at:%Y-%m-%d %H:%M} UTC)")
+    span = int((c.end - c.start) / pd.Timedelta(hours=1)) + 1 if c.start is not None and c.end is not None else 0
+    per_device = f"{c.devices} devices × {span} h" if c.devices > 1 and c.hours == c.devices * span else \
+        f"{c.devices} device(s)"
+    st.caption(f"The new models and the model deployed before were compared on the same {c.hours:,} held-out "
+               f"hours ({per_device}) {window}, which none of them trained on. The lowest RMSE ratio vs same "
+               "hour yesterday wins (✓) and is deployed.")
+    for note in c.notes:
+        st.caption(note)
+    # The model deployed before first: the new ones are its challengers.
+    shown = c.table.assign(winner=c.table["winner"].map({True: "✓", False: ""}))
+    shown = shown.sort_values("role", key=lambda role: role != service.DEPLOYED_BEFORE, kind="stable")
+    shown = shown[["model_id", "algorithm", "role", "rmse_ratio", "mape", "hours", "winner"]].rename(
+        columns={"model_id": "model", "role": "role in this retrain", "rmse_ratio": "RMSE ratio vs same hour yesterday",
+                 "mape": "MAPE"})
+    show_table(shown, formats=PERCENT, default="%.3f")
+
+
 def models_admin() -> None:
     engine, registry = get_engine(), get_registry()
+    comparison = views.last_comparison(registry)
+    if comparison is not None:
+        comparison_panel(comparison)
     table = views.model_table(registry)
     if table.empty:
         st.info("No model trained yet.")
     else:
-        show_table(table, default="%.3f")
+        st.markdown("**Model versions**")
+        st.caption(PAGE.help_model_versions)
+        show_table(table[list(MODEL_COLUMNS)].rename(columns=MODEL_COLUMNS), formats=PERCENT, default="%.3f")
     algorithms = st.multiselect("Algorithms", ALGORITHMS, list(PAGE.default_algorithms), key="energy-algorithms",
                                 help=PAGE.help_algorithms)
     if st.button("Retrain", key="energy-retrain", disabled=not algorithms):
@@ -247,14 +292,20 @@ def models_admin() -> None:
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-        _run(lambda: service.train_and_register(engine, registry, tuple(algorithms), progress=progress),
-             lambda records: f"Trained {len(records)} model(s); the best on held-out hours is deployed")
+        _run(lambda: service.retrain(engine, registry, tuple(algorithms), progress=progress),
+             lambda retraining: retraining.summary)
     if not table.empty:
         algorithm_of = dict(zip(table["model_id"], table["algorithm"], strict=True))
         choice = st.selectbox("Deploy a specific version", list(algorithm_of), key="energy-deploy-choice",
                               format_func=lambda m: f"{m} ({algorithm_of[m]})")
         if st.button("Deploy", key="energy-deploy"):
             _run(lambda: service.deploy(registry, choice), lambda _: f"Deployed {choice}")
+
+
+MODEL_COLUMNS = {"model_id": "model", "algorithm": "algorithm", "status": "status",
+                 "validation_window": "held-out window (own)", "n_validation": "held-out hours",
+                 "validation_rmse_ratio": "RMSE ratio (own window)", "validation_mape": "MAPE (own window)",
+                 "created_at": "trained at"}
 
 
 def metered_backtest() -> None:
@@ -279,16 +330,25 @@ def metered_backtest() -> None:
                                 format_func=lambda v: "(one meter)" if v is None else v, help=PAGE.help_meter_column)
     tz = c[3].selectbox("Time zone of the timestamps", ZONES, index=ZONES.index(PAGE.backtest_timezone),
                         help=PAGE.help_backtest_timezone, key="energy-bt-tz")
-    if not st.button("Run backtest", key="energy-bt-run"):
-        return
-    source = frame.attrs.get("csv")
-    try:
-        with st.spinner("Resampling, training on the first 80% and scoring the rest…"):
-            result = service.metered_backtest(frame, time_col=time_col, value_col=value_col, device_col=device_col,
-                                              timezone=tz, file=source.name if source else None)
-    except HeadroomError as exc:
-        st.error(exc.message)
-        return
+    store = result_store("energy-backtest", PAGE.backtest_results_max_items, PAGE.backtest_results_max_mb)
+    key = (data_fingerprint(frame), time_col, value_col, device_col, tz)
+    if st.button("Run backtest", key="energy-bt-run"):
+        source = frame.attrs.get("csv")
+        try:
+            with st.spinner("Resampling, training on the first 80% and scoring the rest…"):
+                store.put(key, service.metered_backtest(frame, time_col=time_col, value_col=value_col,
+                                                        device_col=device_col, timezone=tz,
+                                                        file=source.name if source else None))
+        except HeadroomError as exc:
+            st.error(exc.message)
+            return
+    result = store.find(key)
+    if result is not None:
+        backtest_result(result)
+
+
+def backtest_result(result: service.MeteredBacktest) -> None:
+    """Scores, a chart of the held-out hours of one meter, the per-meter table and both downloads."""
     for note in result.notes:
         st.info(note)
     overall = result.overall
@@ -296,7 +356,20 @@ def metered_backtest() -> None:
     shown = number(overall.rmse_ratio, ".3f")
     if shown == "n/a":
         shown += " (same hour yesterday was exact)"
-    st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{shown}** "
-                f"over {overall.n_scored} held-out hours ({overall.status}).")
-    show_table(result.per_device, default="%.3f")
-    download_table(result.per_device, "energy_backtest.csv", key="energy-bt-download")
+    st.markdown(f"LightGBM next-hour RMSE ratio vs same hour yesterday: **{shown}**, MAPE "
+                f"**{number(overall.mape, '.1%')}** over {overall.n_scored:,} held-out hours ({overall.status}).")
+    meters = sorted(result.predictions["meter"].unique())
+    if meters:
+        meter = meters[0] if len(meters) == 1 else st.selectbox("Meter to chart", meters, key="energy-bt-meter")
+        st.plotly_chart(backtest_figure(result.predictions, meter), key="energy-bt-chart")
+    per_meter = result.per_device.assign(
+        test_start=pd.to_datetime(result.per_device["test_start"], utc=True).dt.strftime("%Y-%m-%d %H:%M"))
+    show_table(per_meter.rename(columns={"device": "meter", "test_start": "held out from (UTC)", **METRIC_LABELS}),
+               formats=PERCENT, default="%.3f")
+    c = st.columns(2)
+    with c[0]:
+        download_table(raw_mape(result.per_device), "energy_backtest.csv", label="Download scores per meter (CSV)",
+                       key="energy-bt-download")
+    with c[1]:
+        download_table(result.predictions, "energy_backtest_predictions.csv",
+                       label="Download held-out predictions (CSV)", key="energy-bt-predictions")

@@ -1,7 +1,7 @@
 import pandas as pd
 
 from core.energy.views import DeviceView
-from core.ui.energy_figures import health_grid_figure, history_figure
+from core.ui.energy_figures import backtest_figure, health_grid_figure, history_figure
 
 
 def test_history_figure_shows_readings_past_forecasts_and_next_hour_interval_in_local_time() -> None:
@@ -32,3 +32,17 @@ def test_health_grid_colours_and_hover() -> None:
     heat = health_grid_figure(grid).data[0]
     assert [list(r) for r in heat.z] == [[2, 1], [0, 2]]
     assert "RMSE ratio 1.500" in heat.text[0][1] and "no scored hours" in heat.text[1][0]
+
+
+def test_backtest_figure_shows_actual_forecast_and_yesterday_of_one_meter() -> None:
+    time = pd.date_range("2022-01-25", periods=48, freq="h", tz="Europe/London")
+    predictions = pd.concat([
+        pd.DataFrame({"time": time, "meter": meter, "actual": scale * 1.0, "forecast": scale * 1.1,
+                      "yesterday": scale * 0.8})
+        for meter, scale in (("MAC001", 1.0), ("MAC002", 2.0))], ignore_index=True)
+    fig = backtest_figure(predictions, "MAC002")
+    assert [t.name for t in fig.data] == ["actual", "next-hour forecast", "same hour yesterday"]
+    assert [float(t.y[0]) for t in fig.data] == [2.0, 2.2, 1.6]  # MAC002's values only
+    assert all(len(t.x) == 48 for t in fig.data)
+    assert str(fig.data[0].x[0]).startswith("2022-01-25T00:00")  # the meter's own wall clock
+    assert "MAC002" in fig.layout.title.text and "Europe/London" in fig.layout.xaxis.title.text

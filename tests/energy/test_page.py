@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterator
 
@@ -45,6 +47,22 @@ def _page() -> AppTest:
 
 def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
+
+
+def _assert_mape_is_a_percentage(at: AppTest) -> int:
+    """Every MAPE column on the page is shown as a percentage (12%, not 0.12); returns how many."""
+    seen = 0
+    for df in at.dataframe:
+        config = json.loads(df.proto.columns or "{}")
+        for column in df.value.columns:
+            if "mape" in str(column).lower():
+                seen += 1
+                assert config.get(column, {}).get("type_config", {}).get("format") == "percent", (column, config)
+    return seen
+
+
+def _downloads(at: AppTest) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
 
 
 def test_two_sessions_share_one_simulator_thread() -> None:
@@ -91,6 +109,14 @@ def test_admin_add_advance_retrain_deploy() -> None:
     models_before = len(at.selectbox(key="energy-deploy-choice").options)
     _button(at, "Retrain").click().run()
     assert not at.exception and not at.error
+    # The candidates and the model deployed before them were scored on the same held-out hours.
+    said = [c.value for c in at.caption] + [m.value for m in at.markdown]
+    assert any(re.search(r"compared on the same [\d,]+ held-out hours .*from .* to ", t) for t in said), said
+    comparison = next(df.value for df in at.dataframe if "winner" in df.value.columns)
+    assert len(comparison) == 3  # LightGBM, the baseline, and the model deployed before the retrain
+    assert comparison["winner"].tolist().count("✓") == 1
+    assert comparison["hours"].nunique() == 1
+    assert _assert_mape_is_a_percentage(at) >= 2  # the comparison and the model versions
     choice = at.selectbox(key="energy-deploy-choice")
     assert len(choice.options) == models_before + 2  # LightGBM and the baseline
     choice.select_index(len(choice.options) - 1).run()
@@ -116,10 +142,20 @@ def test_backtest_tab_scores_an_uploaded_metered_csv(monkeypatch: pytest.MonkeyP
     at.selectbox(key="energy-bt-tz").select("Europe/London")
     _button(at, "Run backtest").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    result = next(df.value for df in at.dataframe if "device" in df.value.columns)
-    assert list(result["device"]) == ["MAC001", "MAC002"]
+    result = next(df.value for df in at.dataframe if "meter" in df.value.columns)
+    assert list(result["meter"]) == ["MAC001", "MAC002"]
     assert any("RMSE ratio vs same hour yesterday" in m.value for m in at.markdown)
     assert any("were skipped" in i.value for i in at.info)  # the 'n/a' cells are reported, not hidden
+    # A chart of the held-out hours beside the numbers, with the predictions to download.
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # history, health grid, backtest
+    backtest_chart = json.loads(charts[-1].proto.spec)
+    assert [t["name"] for t in backtest_chart["data"]] == ["actual", "next-hour forecast", "same hour yesterday"]
+    assert "MAC001" in backtest_chart["layout"]["title"]["text"]
+    at.selectbox(key="energy-bt-meter").select("MAC002").run()
+    assert "MAC002" in json.loads(at.get("plotly_chart")[-1].proto.spec)["layout"]["title"]["text"]
+    assert any("predictions" in label for label in _downloads(at))
+    assert _assert_mape_is_a_percentage(at) >= 1
 
 
 def test_backtest_tab_survives_a_constant_meter(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -137,6 +173,23 @@ def test_backtest_tab_survives_a_constant_meter(monkeypatch: pytest.MonkeyPatch,
     _button(at, "Run backtest").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("n/a (same hour yesterday was exact)" in m.value for m in at.markdown)
+
+
+def test_status_cards_say_ahead_and_put_no_arrows_on_text() -> None:
+    """Regression: after "Advance 48 h" the lag card read "-48 h", and text such as "writing", the
+    mode and the date sat under green up-arrows as if they were changes of a number."""
+    at = _page()
+    assert [m.label for m in at.metric if m.proto.delta] == []  # no delta (and no arrow) on any card
+    captions = [c.value for c in at.caption]
+    assert any("writing" in c for c in captions) and any("real time" in c or "per minute" in c for c in captions)
+    at.number_input(key="energy-advance-hours").set_value(48)
+    _button(at, "Advance").click().run()
+    assert not at.exception and not at.error
+    lag = next(m for m in at.metric if m.label == "Lag")
+    assert re.fullmatch(r"\d+ h ahead", lag.value), lag.value
+    assert "ahead" in lag.proto.help.lower() and "behind" in lag.proto.help.lower()
+    assert [m.label for m in at.metric if m.proto.delta] == []
+    assert _assert_mape_is_a_percentage(at) >= 1  # the device's health table
 
 
 def _edit_widget(widgets, field: str):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from core.config import get_settings
@@ -74,3 +75,52 @@ def test_metered_backtest_is_one_call_with_a_typed_result(tmp_path: Path) -> Non
     assert (guessed.time, guessed.meter) == ("DateTime", "LCLid")
     with pytest.raises(InputError, match="meters.csv"):
         service.metered_backtest(frame.head(0), file="meters.csv")
+
+
+def test_retrain_compares_with_the_deployed_model_on_the_same_held_out_hours(env: EnergyEnv) -> None:
+    """Regression: a retrain deployed its own best (ratio 0.422 on 762 hours) over the deployed model
+    (0.201, scored at its own training on 508 hours). Now the deployed model is re-scored on the
+    new candidates' window, and only a better candidate replaces it."""
+    service.ensure_seeded(env.engine, env.config, now=NOW)
+    first = service.retrain(env.engine, env.registry, ("lightgbm",), config=env.config)
+    incumbent = env.registry.deployed("energy", "next-hour")
+    assert incumbent is not None and incumbent.model_id == first.deployed
+    service.add_device(env.engine, "Device C", "Asia/Tokyo", 30.0, "industrial", config=env.config)
+
+    second = service.retrain(env.engine, env.registry, ("seasonal-naive",), config=env.config)
+
+    table = second.comparison.table
+    assert set(table["model_id"]) == {incumbent.model_id, second.records[0].model_id}
+    assert table["hours"].nunique() == 1 and table["hours"].iloc[0] == second.comparison.hours
+    assert second.comparison.hours > incumbent.metrics["n_validation"]  # three devices now, not two
+    winner = table.loc[table["winner"], "model_id"].tolist()
+    assert winner == [incumbent.model_id]  # LightGBM beats same-hour-yesterday on the same hours
+    assert env.registry.deployed("energy", "next-hour").model_id == incumbent.model_id == second.deployed
+    assert second.records[0].metrics["n_validation"] == second.comparison.hours
+    # The page reads the same comparison back from the registry.
+    stored = views.last_comparison(env.registry)
+    assert stored is not None and stored.hours == second.comparison.hours
+    assert stored.table[["model_id", "winner"]].equals(table[["model_id", "winner"]])
+
+
+def test_metered_backtest_carries_the_held_out_predictions(tmp_path: Path) -> None:
+    frame = read_csv(_metered_csv(tmp_path / "meters.csv"))
+    result = service.metered_backtest(frame, time_col="DateTime", value_col="KWH", device_col="LCLid",
+                                      timezone="Europe/London", file="meters.csv")
+    p = result.predictions
+    assert list(p.columns) == ["time", "meter", "actual", "forecast", "yesterday"]
+    assert set(p["meter"]) == {"MAC001", "MAC002"}
+    assert len(p.dropna()) == result.overall.n_scored
+    assert str(p["time"].dt.tz) == "Europe/London"
+    starts = result.per_device.set_index("device")["test_start"]
+    for meter, group in p.groupby("meter"):
+        assert group["time"].min() >= pd.Timestamp(starts[meter])  # held-out hours only
+        assert group["time"].is_monotonic_increasing
+
+
+def test_lag_says_ahead_or_behind_instead_of_a_sign() -> None:
+    assert views.lag_text(-48.0) == "48 h ahead"  # after "Advance 48 h": the simulation runs ahead
+    assert views.lag_text(-2.04) == "2.0 h ahead"
+    assert views.lag_text(2.0) == "2.0 h behind"
+    assert views.lag_text(0.01) == "on time"
+    assert views.lag_text(None) == "–"
