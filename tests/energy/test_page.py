@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.energy.simulator import THREAD_NAME, running_simulators
-from tests.support import ROOT
+from tests.support import app_page
 
 PAGE = "pages/3_energy.py"
 
@@ -38,9 +38,7 @@ def _small_and_clean(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.T
 def _page() -> AppTest:
     # Run as a page of the app (Home.py is the entry script), as `streamlit run Home.py` serves it:
     # the menu's page links are resolved against the entry script.
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
-    at.switch_page(PAGE)
-    at.run()
+    at = app_page(PAGE, timeout=120).run()
     assert not at.exception, at.exception
     return at
 
@@ -128,14 +126,16 @@ def test_admin_add_advance_retrain_deploy() -> None:
     assert chosen.split(" ")[0] == get_registry().deployed("energy", "next-hour").model_id
 
 
-def test_backtest_tab_scores_an_uploaded_metered_csv(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from core.io import read_csv
-    from core.ui import upload
+def _upload(at: AppTest, path) -> AppTest:  # type: ignore[no-untyped-def]
+    at.file_uploader(key="energy-backtest-upload").set_value((path.name, path.read_bytes(), "text/csv")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_backtest_tab_scores_an_uploaded_metered_csv(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tests.energy.test_cli import _metered_csv
 
-    frame = read_csv(_metered_csv(tmp_path / "meters.csv"))
-    monkeypatch.setattr(upload, "csv_upload", lambda *a, **k: frame.copy())  # AppTest cannot upload files
-    at = _page()
+    at = _upload(_page(), _metered_csv(tmp_path / "meters.csv"))
     at.selectbox(key="energy-bt-time").select("DateTime")
     at.selectbox(key="energy-bt-value").select("KWH")
     at.selectbox(key="energy-bt-device").select("LCLid")
@@ -158,16 +158,11 @@ def test_backtest_tab_scores_an_uploaded_metered_csv(monkeypatch: pytest.MonkeyP
     assert _assert_mape_is_a_percentage(at) >= 1
 
 
-def test_backtest_tab_survives_a_constant_meter(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from core.io import read_csv
-    from core.ui import upload
-
+def test_backtest_tab_survives_a_constant_meter(tmp_path) -> None:  # type: ignore[no-untyped-def]
     stamps = pd.date_range("2022-01-01", periods=24 * 30, freq="h").strftime("%Y-%m-%d %H:%M")
     path = tmp_path / "flat.csv"
     pd.DataFrame({"time": stamps, "kwh": 1.0}).to_csv(path, index=False)
-    frame = read_csv(path)
-    monkeypatch.setattr(upload, "csv_upload", lambda *a, **k: frame.copy())
-    at = _page()
+    at = _upload(_page(), path)
     at.selectbox(key="energy-bt-time").select("time")
     at.selectbox(key="energy-bt-value").select("kwh")
     _button(at, "Run backtest").click().run()
