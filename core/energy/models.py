@@ -1,8 +1,8 @@
 """Next-hour forecasters with one small surface, and the honest training loop that compares them.
 
 Every model: ``fit(panel, d, h)`` on training targets, ``predict_point(panel, d, h)``, and
-``predict`` adding an interval from quantiles of its *validation* residuals (as a share of the
-past-week level). Training is a pure function: a panel in, fitted models and held-out scores out.
+``predict`` adding an interval from conformal quantiles (``core.forecast.intervals``) of its
+*validation* residuals (as a share of the past-week level). Training is a pure function: a panel in, fitted models and held-out scores out.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 from core.energy.config import ALGORITHMS, DEFAULT_ALGORITHMS, EnergyConfig, energy_config
 from core.energy.features import MIN_HISTORY, HourlyPanel, levels, tabular_features, target_cells
 from core.energy.health import HealthMetrics, score_window
+from core.forecast.intervals import signed_quantiles
 
 Progress = Callable[[float, str], None]
 
@@ -45,10 +46,8 @@ class NextHourForecaster(ABC):
         """Set the interval from held-out residuals, relative to each target's level."""
         scale = levels(panel, d, h)
         rel = (panel.values[d, h] - y_pred) / scale
-        rel = rel[np.isfinite(rel)]
-        if rel.size:
-            tail = (1.0 - level) / 2.0
-            self.interval = (float(np.quantile(rel, tail)), float(np.quantile(rel, 1.0 - tail)))
+        if np.isfinite(rel).any():
+            self.interval = signed_quantiles(rel, level)
 
     def predict(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Point forecast and interval; NaN where the model lacks the history to forecast."""

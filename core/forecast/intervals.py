@@ -49,6 +49,19 @@ def conformal_quantile(scores: ArrayLike, q: float, *, cap_at_max: bool = False)
     return float(values[rank - 1])
 
 
+def signed_quantiles(residuals: ArrayLike, level: float) -> tuple[float, float]:
+    """Lower and upper offsets for an interval with equal tails from signed residuals (errors on
+    any scale the caller chose, e.g. relative to a level): each tail takes the finite-sample
+    conformal rank, so a skewed error (a load that jumps up more than it drops) gets an
+    asymmetric interval. Capped at the extreme residual when there are too few."""
+    tail = (1.0 - level) / 2.0
+    raw = np.asarray(residuals, dtype=float)
+    r = raw[np.isfinite(raw)]
+    if not r.size:
+        return 0.0, 0.0
+    return -conformal_quantile(-r, 1.0 - tail, cap_at_max=True), conformal_quantile(r, 1.0 - tail, cap_at_max=True)
+
+
 def scores(y_true: ArrayLike, y_pred: ArrayLike, scale: Scale = "log") -> np.ndarray:
     """Nonconformity scores (absolute errors on ``scale``)."""
     y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)

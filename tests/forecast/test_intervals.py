@@ -14,6 +14,7 @@ from core.forecast.intervals import (
     conformal_quantile,
     conformal_rank,
     scores,
+    signed_quantiles,
 )
 
 
@@ -68,3 +69,13 @@ def test_adaptive_conformal_recovers_coverage_after_a_step_change_where_split_co
 def test_a_resource_request_caps_at_the_largest_score_instead_of_infinity() -> None:
     assert conformal_quantile([1.0, 2.0, 3.0], 0.95, cap_at_max=True) == 3.0
     assert conformal_quantile([1.0, 2.0, 3.0], 0.5, cap_at_max=True) == 2.0
+
+
+def test_signed_quantiles_take_the_conformal_rank_on_each_tail() -> None:
+    residuals = np.arange(-9.0, 10.0)  # 19 values, -9 .. 9
+    # level 0.8: each tail 0.1; rank ceil(20 × 0.9) = 18 of 19 from each end.
+    assert signed_quantiles(residuals, 0.8) == (-8.0, 8.0)
+    skewed = np.concatenate([np.zeros(15), [1, 2, 30, 40]])
+    lo, hi = signed_quantiles(skewed, 0.8)
+    assert lo == 0.0 and hi == 30.0
+    assert signed_quantiles([np.nan], 0.8) == (0.0, 0.0)
