@@ -8,7 +8,6 @@ from core.jobs import service as jobs
 from core.ui import jobs_figures as figures
 from core.ui import jobs_widgets as widgets
 from core.ui.downloads import download_table
-from core.ui.format import show_table
 from core.ui.page import setup_page
 from core.ui.resources import app_settings, get_registry
 
@@ -44,17 +43,18 @@ else:
                f"{split['validation_rows']:,} later runs. Saved models are then refit on all runs.")
     inspected = st.selectbox("Model to inspect", trained.algorithms, key="jobs-inspect") or trained.algorithms[0]
     widgets.score_cards(jobs.headline_scores(trained.scores, inspected))
-    show_table(jobs.scores_table(trained.scores), config.SCORE_FORMATS)
-    download_table(trained.scores, "jobs_scores.csv", key="dl-scores")
+    widgets.scores_tables(trained.scores, more="Requests at 95% and 99% (more columns)")
+    download_table(jobs.scores_download(trained.scores), "jobs_scores.csv", key="dl-scores")
     with st.expander("Scores per stage"):
-        show_table(trained.stage_scores, config.SCORE_FORMATS)
-        download_table(trained.stage_scores, "jobs_stage_scores.csv", key="dl-stage-scores")
+        widgets.scores_tables(trained.stage_scores)
+        download_table(jobs.scores_download(trained.stage_scores), "jobs_stage_scores.csv", key="dl-stage-scores")
     with st.expander("Scores by history (how many earlier runs a prediction could lean on)"):
         st.caption("Runs whose block+stage ran before are predicted far better than runs of a new block, and a "
                    "stage no earlier run had (often a changed flow) is the hardest. Read a prediction's "
                    "earlier_runs and history_from columns against this table.")
-        show_table(jobs.scores_table(trained.history_scores), config.SCORE_FORMATS)
-        download_table(trained.history_scores, "jobs_history_scores.csv", key="dl-history-scores")
+        widgets.scores_tables(trained.history_scores)
+        download_table(jobs.scores_download(trained.history_scores), "jobs_history_scores.csv",
+                       key="dl-history-scores")
     download_table(trained.predictions, "jobs_validation_predictions.csv", key="dl-validation")
     fit_tab, stage_tab, safety_tab = st.tabs(["Predicted vs actual", "Error by stage", "Cost of safety"])
     for target in ("runtime", "memory"):
@@ -62,21 +62,25 @@ else:
         stage_tab.plotly_chart(figures.error_by_stage(trained.stage_scores, target), key=f"ebs-{target}")
     safety_tab.plotly_chart(figures.cost_of_safety(trained.safety_curve, "memory"), key="safety")
     with safety_tab:
-        show_table(trained.safety_curve, config.SCORE_FORMATS)
+        widgets.safety_table(trained.safety_curve)
 
 st.header("3. Models")
 registry = get_registry()
-models = jobs.models_table(registry, trained.preferred_model_id if trained else None)
+preferred = trained.preferred_model_id if trained else None  # just trained: offered first
+models = jobs.models_table(registry, preferred)
 if models.empty:
     st.info("No jobs model in the registry yet: train one above.")
     st.stop()
-show_table(models.table, config.MODEL_TABLE_FORMATS)
-download_table(models.table, "jobs_models.csv", key="dl-models")
+overview = st.container()  # filled after a Deploy click, so the table shows the new status
 model_id = st.selectbox("Model to use", models.model_ids, index=models.default_index, key="jobs-model",
                         format_func=models.label) or models.model_ids[0]
 if st.button("Deploy this model", key="jobs-deploy"):
     jobs.deploy(registry, model_id)
+    models = jobs.models_table(registry, preferred)
     st.success(f"{model_id} is the deployed jobs model.")
+with overview:
+    widgets.models_overview(models, model_id)
+    download_table(models.table, "jobs_models.csv", key="dl-models")
 compare = st.multiselect("Compare models", models.model_ids, max_selections=2, key="jobs-compare")
 if len(compare) == 2:
     st.dataframe(jobs.comparison_table(models.table, compare), key="jobs-compare-table")

@@ -22,7 +22,16 @@ from core.config import Settings
 from core.errors import InputError
 from core.io import read_csv
 from core.jobs.columns import ROLES, ColumnMapping, PreparedRuns, detect_columns, prepare_runs
-from core.jobs.config import PREFERRED_ALGORITHM
+from core.jobs.config import (
+    BREAKDOWN_COLUMNS_SHOWN,
+    DEPLOYED_MARK,
+    MODEL_COLUMNS_SHOWN,
+    MODEL_LABELS,
+    PREFERRED_ALGORITHM,
+    SCORE_COLUMNS_SHOWN,
+    SCORE_LABELS,
+    TARGET_UNITS,
+)
 from core.jobs.evaluation import under_prediction_curve
 from core.jobs.history import HISTORY_COLUMNS, TARGETS
 from core.jobs.output import NUMBER_COLUMNS, TEXT_COLUMNS, output_records
@@ -126,14 +135,58 @@ def train(prepared: PreparedRuns, config: TrainConfig, registry: ModelRegistry, 
 
 
 @dataclass(frozen=True)
+class TargetFigures:
+    """One model's held-out figures for one target; None where undefined (an R² of runs that all
+    took the same time)."""
+
+    r2_log: float | None
+    r2: float | None
+    mae: float | None  # in the target's unit
+    mape: float | None
+    calibration: float | None
+
+
+# Where the history baseline beats a model, in caption order; True: higher is better.
+_HIGHER_IS_BETTER = {"r2_log": True, "r2": True, "mae": False, "mape": False}
+
+
+@dataclass(frozen=True)
 class HeadlineScore:
-    """One target's held-out headline for a model: R² on the log scale, its gain over the history
-    baseline (None when undefined, e.g. every held-out run took the same time), calibration."""
+    """One target's held-out headline for a model beside the history baseline's own figures, so a
+    card can never show a gain on one score while hiding a loss on another."""
 
     target: str
-    r2_log: float | None
-    gain_vs_baseline: float | None
-    calibration: float | None
+    unit: str  # of ``mae``: "s" or "MB"
+    algorithm: str
+    model: TargetFigures
+    baseline: TargetFigures | None  # None when ``algorithm`` is the baseline (or none was trained)
+
+    @property
+    def r2_log(self) -> float | None:
+        return self.model.r2_log
+
+    @property
+    def calibration(self) -> float | None:
+        return self.model.calibration
+
+    @property
+    def gain_vs_baseline(self) -> float | None:
+        """R² (log) minus the baseline's; None when either is undefined."""
+        if self.baseline is None or self.model.r2_log is None or self.baseline.r2_log is None:
+            return None
+        return self.model.r2_log - self.baseline.r2_log
+
+    @property
+    def baseline_better(self) -> tuple[str, ...]:
+        """The scores (``r2_log``, ``r2``, ``mae``, ``mape``) on which the baseline beats the model."""
+        if self.baseline is None:
+            return ()
+        out = []
+        for name, higher in _HIGHER_IS_BETTER.items():
+            mine, base = getattr(self.model, name), getattr(self.baseline, name)
+            if mine is not None and base is not None and (base > mine if higher else base < mine):
+                out.append(name)
+        return tuple(out)
 
 
 def _finite(value: object) -> float | None:
@@ -141,27 +194,58 @@ def _finite(value: object) -> float | None:
     return float(value) if isinstance(value, numbers.Real) and math.isfinite(value) else None
 
 
+def _figures(row: pd.Series) -> TargetFigures:
+    return TargetFigures(*(_finite(row.get(name)) for name in ("r2_log", "r2", "mae", "mape", "calibration")))
+
+
 def headline_scores(scores: pd.DataFrame, algorithm: str) -> list[HeadlineScore]:
-    """Per target (runtime, memory): ``algorithm``'s R² (log), gain vs the baseline, calibration."""
+    """Per target (runtime, memory): ``algorithm``'s held-out figures and the baseline's beside them."""
     out = []
     for target in TARGETS:
         rows = scores[scores["target"] == target].set_index("algorithm")
-        mine = rows.loc[algorithm] if algorithm in rows.index else None
-        base = rows.loc[BASELINE] if BASELINE in rows.index else None
-        r2 = _finite(mine["r2_log"]) if mine is not None else None
-        base_r2 = _finite(base["r2_log"]) if base is not None else None
-        gain = r2 - base_r2 if r2 is not None and base_r2 is not None else None
-        out.append(HeadlineScore(target, r2, gain, _finite(mine["calibration"]) if mine is not None else None))
+        mine = _figures(rows.loc[algorithm]) if algorithm in rows.index else TargetFigures(None, None, None, None, None)
+        base = _figures(rows.loc[BASELINE]) if BASELINE in rows.index and algorithm != BASELINE else None
+        out.append(HeadlineScore(target, TARGET_UNITS[target], algorithm, mine, base))
     return out
 
 
-def scores_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Scores with readable column names, baseline first."""
-    order = {BASELINE: 0}
-    frame = scores.sort_values(["target", "algorithm"],
-                               key=lambda s: s.map(order).fillna(1) if s.name == "algorithm" else s)
-    return frame.rename(columns={"r2_log": "R² (log)", "r2": "R²", "mae": "MAE", "mape": "MAPE",
-                                 "calibration": "calibration", "n": "runs"})
+def score_labels(target: str) -> dict[str, str]:
+    """Raw score column -> the name the page shows for ``target`` ("mae" -> "MAE (s)")."""
+    return {raw: label.format(unit=TARGET_UNITS[target]) for raw, label in SCORE_LABELS.items()}
+
+
+@dataclass(frozen=True)
+class ScoresTable:
+    """One target's scores as the page shows them: the main columns (narrow enough for one
+    screen) and the rest (requests at 95% and 99%) keyed by the same model/stage columns."""
+
+    target: str
+    unit: str
+    main: pd.DataFrame
+    more: pd.DataFrame
+
+
+def scores_table(scores: pd.DataFrame, target: str) -> ScoresTable:
+    """``target``'s rows of a score frame (overall, per stage or per history), baseline first, its
+    columns named with units ("MAE (MB)")."""
+    rows = scores[scores["target"] == target].drop(columns="target").reset_index(drop=True)
+    keys = [c for c in ("stage", "history") if c in rows]
+    # Rows of one stage or history basis together (in the frame's own order of them), baseline first.
+    order = {key: {value: i for i, value in enumerate(pd.unique(rows[key]))} for key in keys}
+    rank = pd.DataFrame({f"_{key}": rows[key].map(order[key]) for key in keys}, index=rows.index)
+    rows = (rows.join(rank).assign(_baseline=rows["algorithm"].ne(BASELINE))
+            .sort_values([*rank.columns, "_baseline"], kind="stable")
+            .drop(columns=[*rank.columns, "_baseline"]).reset_index(drop=True))
+    shown = [c for c in (BREAKDOWN_COLUMNS_SHOWN if keys else SCORE_COLUMNS_SHOWN) if c in rows]
+    rest = [c for c in rows.columns if c not in shown]
+    labels = score_labels(target)
+    return ScoresTable(target, TARGET_UNITS[target], rows[shown].rename(columns=labels),
+                       rows[["algorithm", *keys, *rest]].rename(columns=labels))
+
+
+def scores_download(scores: pd.DataFrame) -> pd.DataFrame:
+    """A score frame for a CSV download: every column at full precision, plus the unit of ``mae``."""
+    return scores.assign(mae_unit=scores["target"].map(TARGET_UNITS))
 
 
 # --- models ----------------------------------------------------------------------------------
@@ -200,13 +284,23 @@ def compare_records(records: list[ModelRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def model_labels() -> dict[str, str]:
+    """Models-table column -> the name the page shows ("memory_mae" -> "memory MAE (MB)")."""
+    labels = dict(MODEL_LABELS)
+    for target in TARGETS:
+        labels.update({f"{target}_{raw}": f"{target} {label}" for raw, label in score_labels(target).items()})
+    return labels
+
+
 @dataclass(frozen=True)
 class ModelChoice:
-    """The jobs models of the registry: their table, ids in table order, and the one to offer first."""
+    """The jobs models of the registry: their table (the registry's own column names, for the
+    download), ids in table order, the one to offer first, and the deployed one (if any)."""
 
     table: pd.DataFrame
     algorithms: dict[str, str]  # model id -> algorithm
     default_index: int
+    deployed: str | None = None
 
     @property
     def model_ids(self) -> list[str]:
@@ -219,28 +313,46 @@ class ModelChoice:
     def label(self, model_id: str) -> str:
         return f"{model_id} ({self.algorithms.get(model_id, '?')})"
 
+    @property
+    def all_table(self) -> pd.DataFrame:
+        """Every column, named with targets and units, the deployed model marked."""
+        marked = self.table.assign(status=self.table["status"].replace({"deployed": DEPLOYED_MARK}))
+        return marked.rename(columns=model_labels())
+
+    @property
+    def main_table(self) -> pd.DataFrame:
+        """The columns that fit one screen: ids, status, and the headline scores of each target."""
+        labels = model_labels()
+        return self.all_table[[labels.get(c, c) for c in MODEL_COLUMNS_SHOWN if c in self.table]]
+
 
 def models_table(registry: ModelRegistry, preferred: str | None = None) -> ModelChoice:
     """Every jobs model with its held-out scores, newest first, offering ``preferred`` (just
     trained) first, else the deployed one, else the newest LightGBM."""
     records = available_records(registry)
+    deployed = next((r.model_id for r in records if r.status == "deployed"), None)
     return ModelChoice(compare_records(records), {r.model_id: r.algorithm for r in records},
-                       default_model(records, [preferred] if preferred else None))
+                       default_model(records, [preferred] if preferred else None), deployed)
 
 
 def comparison_table(models: pd.DataFrame, model_ids: list[str]) -> pd.DataFrame:
-    """Two models' registry rows side by side (one column per model). Transposed, each column
-    mixes types, so every value is text, numbers at four significant digits."""
+    """Two models' registry rows side by side (one column per model, one row per named score).
+    Transposed, each column mixes types, so every value is text, numbers at four significant digits."""
     chosen = models.set_index("model_id").loc[model_ids]
-    return chosen.map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)).T
+    return chosen.map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)).T.rename(index=model_labels())
 
 
 def deploy(registry: ModelRegistry, model_id: str) -> ModelRecord:
-    """Make ``model_id`` the deployed jobs model (any other goes back to trained)."""
+    """Make ``model_id`` the deployed jobs model. Any other deployed jobs model goes back to
+    trained: the registry keeps one deployed per (domain, name), and each algorithm is its own
+    name here, so without this a baseline and a LightGBM could both be "the" deployed model."""
     record = registry.get(model_id)
     if record.domain != DOMAIN:
         raise InputError(f"model '{model_id}' is not a jobs model")
     registry.deploy(model_id)
+    for other in registry.list(DOMAIN):
+        if other.status == "deployed" and other.model_id != model_id:
+            registry.set_status(other.model_id, "trained")
     return registry.get(model_id)
 
 

@@ -60,9 +60,10 @@ def cost_of_safety(curve: pd.DataFrame, target: str = "memory") -> go.Figure:
     data["quantile_pct"] = (data["quantile"] * 100).round().astype(int).astype(str) + "%"
     fig = px.line(data, x="quantile_pct", y="under_rate", color="algorithm", markers=True,
                   hover_data={"over_provision": ":.2f"},
-                  labels={"quantile_pct": "request quantile", "under_rate": "runs exceeding the request"},
+                  labels={"quantile_pct": "request quantile", "under_rate": "runs above the request"},
                   title=f"{target} requests: under-prediction rate vs quantile (held-out runs)")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(type="category")  # "90%", "95%", "99%": three requests, not a numeric axis
     for trace in fig.data:
         rows = data[data["algorithm"] == trace.name]
         trace.text = [f"{v:.2f}x" for v in rows["over_provision"].to_numpy(dtype=float)]

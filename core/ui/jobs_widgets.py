@@ -7,7 +7,7 @@ and storage are reached through ``core.jobs.service`` and ``core.app.service`` o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,21 +20,25 @@ from core.errors import HeadroomError
 from core.io import read_csv
 from core.jobs import config
 from core.jobs.columns import ROLES, ColumnMapping, PreparedRuns, detect_columns
+from core.jobs.history import TARGETS
 from core.jobs.parsing import MEMORY_UNITS
 from core.jobs.service import (
     BUNDLED_FILE,
     HeadlineScore,
+    ModelChoice,
     SingleRunPrediction,
     TrainedJobs,
     prepare,
     read_runs_table,
     runs_fingerprint,
+    score_labels,
+    scores_table,
     train,
 )
 from core.jobs.service import load_model as load_job_model
+from core.jobs.service import model_labels as service_model_labels
 from core.jobs.training import MODEL_ALGORITHMS, JobModel
 from core.ui.downloads import download_table
-from core.ui.format import number
 from core.ui.resources import app_settings, get_registry
 from core.ui.result_store import result_store
 from core.ui.upload import csv_upload
@@ -208,15 +212,129 @@ def train_button(prepared: PreparedRuns, *, source: str, key: str) -> TrainedJob
     return store.put(cache_key, trained)
 
 
+def _versus(mine: float | None, base: float | None, fmt: Callable[[float], str],
+            delta: Callable[[float], str], colour: str) -> dict[str, Any]:
+    """A card's value, its delta (the model minus the baseline) and the baseline's own figure."""
+    card: dict[str, Any] = {"value": fmt(mine) if mine is not None else "n/a"}
+    if base is None:
+        return card
+    if mine is None:
+        return {**card, "delta_description": f"baseline {fmt(base)}"}
+    return {**card, "delta": delta(mine - base), "delta_color": colour, "delta_description": f"vs baseline {fmt(base)}"}
+
+
+def _figure_formats(unit: str, sign: str = "") -> dict[str, Callable[[float], str]]:
+    """How cards and captions write each score: R² at 3 decimals, MAE with its unit, rates in %
+    (``sign="+"`` for a difference)."""
+    return {"r2_log": lambda v: f"{v:{sign}.3f}", "r2": lambda v: f"{v:{sign}.3f}",
+            "mae": lambda v: f"{v:{sign},.1f} {unit}", "mape": lambda v: f"{v:{sign}.2%}",
+            "calibration": lambda v: f"{v:{sign}.2f}×"}
+
+
+def _baseline_lead(score: HeadlineScore) -> str | None:
+    """A plain sentence naming every headline score on which the history baseline beats the model."""
+    if score.baseline is None or not score.baseline_better:
+        return None
+    shown = _figure_formats(score.unit)
+    parts = []
+    for name in score.baseline_better:
+        base, mine = getattr(score.baseline, name), getattr(score.model, name)
+        direction = "higher" if name.startswith("r2") else "lower"
+        parts.append(f"{direction} {config.SCORE_WORDS[name]} ({shown[name](base)} vs {shown[name](mine)})")
+    return (f":material/warning: **The history baseline beats {score.algorithm} on {score.target}**: "
+            f"{', '.join(parts)}.")
+
+
 def score_cards(headlines: list[HeadlineScore]) -> None:
-    """Per target: R² (log) with its gain over the baseline, and the calibration factor."""
-    cols = st.columns(2 * len(headlines))
-    for i, score in enumerate(headlines):
-        # R² is undefined when every held-out run took the same time: "n/a", not "nan".
-        gain = score.gain_vs_baseline
-        cols[2 * i].metric(f"{score.target} R² (log)", number(score.r2_log, ".3f"),
-                           f"{gain:+.3f} vs baseline" if gain is not None else None)
-        cols[2 * i + 1].metric(f"{score.target} calibration factor", number(score.calibration, ".2f"))
+    """Per target, a row of R² (log), MAE (in s or MB) and calibration factor cards, each with the
+    history baseline's own figure beside the model's, and a plain caption where the baseline wins:
+    a gain on one score cannot hide a loss on another."""
+    for score in headlines:
+        shown, delta = _figure_formats(score.unit), _figure_formats(score.unit, "+")
+        # R² is undefined when every held-out run took the same time: "n/a", not "nan". A higher MAE
+        # than the baseline's is bad news (inverse: red); a calibration factor is neither good nor bad.
+        cards = (("r2_log", f"{score.target} R² (log)", "normal"),
+                 ("mae", f"{score.target} MAE ({score.unit})", "inverse"),
+                 ("calibration", f"{score.target} calibration factor", "off"))
+        for col, (name, label, colour) in zip(st.columns(3), cards, strict=True):
+            base = getattr(score.baseline, name) if score.baseline else None
+            col.metric(label, help=config.SCORE_HELP[name],
+                       **_versus(getattr(score.model, name), base, shown[name], delta[name], colour))
+        lead = _baseline_lead(score)
+        if lead:
+            st.caption(lead)
+    if headlines and headlines[0].baseline is None:
+        st.caption("These are the history baseline's own scores: the reference every model is compared with.")
+
+
+def _score_columns(frame: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, Any]:
+    """``column_config`` for a score table whose columns are named by ``labels`` (raw -> shown):
+    each score in its format, with its one-line help on the header."""
+    out: dict[str, Any] = {}
+    for raw, label in labels.items():
+        if label in frame and (raw in config.SCORE_FORMATS or raw in config.SCORE_HELP):
+            out[label] = st.column_config.NumberColumn(label, format=config.SCORE_FORMATS.get(raw),
+                                                       help=config.SCORE_HELP.get(raw))
+    return out
+
+
+def scores_tables(scores: pd.DataFrame, *, more: str | None = None) -> None:
+    """One table per target (overall, per stage or per history), columns named with units and
+    explained on hover, narrow enough to need no horizontal scrolling. With ``more``, the other
+    columns (requests at 95% and 99%) in an expander of that title; else the download has them."""
+    tables = [scores_table(scores, target) for target in TARGETS]
+    for table in tables:
+        st.markdown(f"**{table.target.capitalize()}** · MAE in {config.UNIT_WORDS[table.unit]}")
+        st.dataframe(table.main, hide_index=True, column_config=_score_columns(table.main, score_labels(table.target)))
+    if not more:
+        st.caption("More columns (raw R², over-provision, requests at 95% and 99%) are in the CSV download.")
+        return
+    with st.expander(more):
+        for table in tables:
+            st.markdown(f"**{table.target.capitalize()}**")
+            st.dataframe(table.more, hide_index=True, column_config=_score_columns(table.more, score_labels(table.target)))
+
+
+def safety_table(curve: pd.DataFrame) -> None:
+    """The cost-of-safety curve as a table: one row per model, target and request quantile."""
+    labels = {raw: label for raw, label in config.SCORE_LABELS.items() if "{unit}" not in label}
+    frame = curve.rename(columns=labels)
+    st.dataframe(frame, hide_index=True, column_config=_score_columns(frame, labels))
+
+
+def deployment_note(models: ModelChoice, model_id: str) -> str:
+    """Which model is deployed, and which one the predictions below use (not deployed until the
+    user clicks Deploy: training keeps every model but deploys none)."""
+    used = f"**{models.label(model_id)}**"
+    if models.deployed == model_id:
+        return f":material/check_circle: {used} is deployed ✓ and the predictions below use it."
+    until = "it is not deployed until you click “Deploy this model”."
+    if models.deployed is None:
+        return (f"No jobs model is deployed yet (training keeps every model, deploys none). The predictions "
+                f"below use {used}, picked under “Model to use”; {until}")
+    return (f"Deployed: **{models.label(models.deployed)}**. The predictions below use {used}, picked under "
+            f"“Model to use”; {until}")
+
+
+def _model_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """``column_config`` of the models table: each target's scores in their format, with help."""
+    out: dict[str, Any] = {"status": st.column_config.TextColumn("status", help=config.STATUS_HELP),
+                           "trained at": st.column_config.DatetimeColumn("trained at", format=config.TRAINED_AT_FORMAT)}
+    for raw, label in service_model_labels().items():
+        target, _, score = raw.partition("_")
+        if label in frame and target in TARGETS and score in config.SCORE_FORMATS:
+            out[label] = st.column_config.NumberColumn(label, format=config.SCORE_FORMATS[score],
+                                                       help=config.SCORE_HELP.get(score))
+    return out
+
+
+def models_overview(models: ModelChoice, model_id: str) -> None:
+    """The models table with the deployed one marked, what the predictions use, and every column
+    (fingerprints, requests at 95%) in an expander."""
+    st.dataframe(models.main_table, hide_index=True, column_config=_model_columns(models.main_table))
+    st.caption(deployment_note(models, model_id))
+    with st.expander("All columns of the models table"):
+        st.dataframe(models.all_table, hide_index=True, column_config=_model_columns(models.all_table))
 
 
 def quantile_select(*, key: str) -> float:
@@ -265,6 +383,6 @@ def single_run_result(one: SingleRunPrediction) -> None:
 
 
 __all__ = ["DbSource", "SingleRunRequest", "bundled_runs", "column_mapping", "database_source",
-           "database_url_input", "load_model", "prepared_runs", "quantile_select", "runs_summary",
-           "score_cards", "single_run_form", "single_run_result", "source_frame", "train_button",
-           "unseen_notes"]
+           "database_url_input", "deployment_note", "load_model", "models_overview", "prepared_runs",
+           "quantile_select", "runs_summary", "safety_table", "score_cards", "scores_tables", "single_run_form",
+           "single_run_result", "source_frame", "train_button", "unseen_notes"]

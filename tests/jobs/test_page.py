@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import ENV_ALLOW_TYPED_DB_URLS, ENV_STATE_DIR
-from core.jobs.training import TrainConfig
+from core.jobs import config
+from core.jobs.training import BASELINE, TrainConfig
 from tests.support import ROOT
 
 PAGE = "pages/4_jobs.py"
@@ -56,7 +57,7 @@ def test_page_trains_shows_metrics_and_predicts_an_upload(fast_training, small_r
     at.multiselect(key="jobs-compare").set_value(ids[:2]).run()
     pair = next(d.value for d in at.dataframe if "algorithm" in d.value.index)
     assert list(pair.columns) == ids[:2]
-    r2_cells = pair.loc["memory_r2_log"].tolist()
+    r2_cells = pair.loc["memory R² (log)"].tolist()
     assert all(len(cell) <= 7 and 0 < float(cell) <= 1 for cell in r2_cells), r2_cells  # 4 significant digits
 
     assert any(d.key == "dl-history-scores" for d in at.get("download_button"))
@@ -76,6 +77,107 @@ def test_page_trains_shows_metrics_and_predicts_an_upload(fast_training, small_r
     at.button(key="FormSubmitter:jobs-single-Predict this run").click().run()
     assert not at.exception, at.exception
     assert any(m.label == "Predicted peak memory" and m.value.endswith("M") for m in at.metric)
+
+
+def _trained_page() -> AppTest:
+    """The page after training (trained once per process: later tests find the stored result)."""
+    at = _page()
+    if [b for b in at.button if b.key == "jobs-train-train"]:
+        at.button(key="jobs-train-train").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(m for m in at.metric if m.label == label)
+
+
+def _score_table(at: AppTest, column: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if column in d.value.columns and "stage" not in d.value.columns
+                and "history" not in d.value.columns)
+
+
+def test_cards_show_the_baselines_figures_and_mae_with_units(fast_training) -> None:  # type: ignore[no-untyped-def]
+    at = _trained_page()
+    for target, unit in (("runtime", "s"), ("memory", "MB")):
+        table = _score_table(at, f"MAE ({unit})").set_index("model")
+        model = at.selectbox(key="jobs-inspect").value
+        r2 = _metric(at, f"{target} R² (log)")
+        assert r2.proto.delta_description == f"vs baseline {table.loc[BASELINE, 'R² (log)']:.3f}"
+        mae = _metric(at, f"{target} MAE ({unit})")
+        assert mae.value == f"{table.loc[model, f'MAE ({unit})']:,.1f} {unit}"
+        assert mae.proto.delta_description == f"vs baseline {table.loc[BASELINE, f'MAE ({unit})']:,.1f} {unit}"
+        baseline_wins = table.loc[BASELINE, f"MAE ({unit})"] < table.loc[model, f"MAE ({unit})"]
+        assert (mae.proto.color == mae.proto.RED) == baseline_wins  # a higher MAE is bad news, in red
+        said = [c.value for c in at.caption if f"history baseline beats {model} on {target}" in c.value]
+        assert bool(said) == baseline_wins, said
+        if baseline_wins:
+            assert f"lower MAE ({table.loc[BASELINE, f'MAE ({unit})']:,.1f} {unit} vs" in said[0]
+        assert _metric(at, f"{target} calibration factor").help == config.SCORE_HELP["calibration"]
+    # A 40-tree LightGBM loses to the baseline on memory MAE on the bundled runs: the page says so.
+    assert any("history baseline beats lightgbm on memory" in c.value for c in at.caption)
+
+
+def test_the_reported_flattering_card_now_shows_the_baseline_winning_on_mae(
+        fast_training, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from core.jobs import service
+
+    reported = pd.DataFrame({
+        "algorithm": [BASELINE, BASELINE, "lightgbm", "lightgbm"], "target": ["runtime", "memory"] * 2,
+        "n": [2743] * 4, "r2_log": [0.80, 0.951, 0.85, 0.961], "r2": [0.40, 0.948, 0.45, 0.61],
+        "mae": [35.3, 84.1, 31.0, 109.6], "mape": [0.48, 0.11, 0.40, 0.10], "calibration": [1.2, 1.1, 1.3, 1.05]})
+    real = service.headline_scores
+    monkeypatch.setattr(service, "headline_scores", lambda scores, algorithm: real(reported, "lightgbm"))
+    at = _trained_page()
+    r2 = _metric(at, "memory R² (log)")
+    assert (r2.value, r2.delta, r2.proto.delta_description) == ("0.961", "+0.010", "vs baseline 0.951")
+    mae = _metric(at, "memory MAE (MB)")
+    assert (mae.value, mae.delta, mae.proto.delta_description) == ("109.6 MB", "+25.5 MB", "vs baseline 84.1 MB")
+    assert mae.proto.color == mae.proto.RED
+    runtime_mae = _metric(at, "runtime MAE (s)")
+    assert (runtime_mae.value, runtime_mae.delta) == ("31.0 s", "-4.3 s") and runtime_mae.proto.color == mae.proto.GREEN
+    said = [c.value for c in at.caption if "history baseline beats lightgbm on memory" in c.value]
+    assert said and "lower MAE (84.1 MB vs 109.6 MB)" in said[0] and "higher R² (0.948 vs 0.610)" in said[0]
+    assert not any("beats lightgbm on runtime" in c.value for c in at.caption)
+
+
+def test_score_tables_say_their_units_fit_the_width_and_explain_q90(fast_training) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    at = _trained_page()
+    runtime, memory = _score_table(at, "MAE (s)"), _score_table(at, "MAE (MB)")
+    for table in (runtime, memory):
+        assert "target" not in table.columns and len(table.columns) <= 9  # no horizontal scrolling
+        assert {"calibration", "runs above q90 request", "over-provision at q90"} <= set(table.columns)
+    assert not [d for d in at.dataframe if "mae" in d.value.columns or "MAE" in d.value.columns]  # no unitless MAE
+    main = next(d for d in at.dataframe if "MAE (MB)" in d.value.columns)
+    helps = {name: spec.get("help") for name, spec in json.loads(main.proto.columns).items()}
+    assert helps["calibration"] == config.SCORE_HELP["calibration"]
+    assert helps["runs above q90 request"] == config.SCORE_HELP["under_q90"]
+    assert helps["over-provision at q90"] == config.SCORE_HELP["over_q90"]
+    assert all("\n" not in config.SCORE_HELP[k] for k in ("calibration", "under_q90", "over_q90"))
+    # The rest of the request columns are in an expander, not in the main tables.
+    assert any("q95" in c for d in at.dataframe for c in d.value.columns)
+
+
+def test_models_table_marks_the_deployed_model_and_says_what_predictions_use(fast_training) -> None:  # type: ignore[no-untyped-def]
+    at = _trained_page()
+    chosen = at.selectbox(key="jobs-model").value
+    models = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert {"runtime MAE (s)", "memory MAE (MB)"} <= set(models.columns) and len(models.columns) <= 10
+    if "deployed ✓" not in set(models["status"]):
+        assert any(chosen in c.value and "not deployed until you click" in c.value for c in at.caption), \
+            [c.value for c in at.caption]
+    at.button(key="jobs-deploy").click().run()
+    assert not at.exception, at.exception
+    models = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert models.loc[models["status"] == "deployed ✓", "model"].tolist() == [chosen]  # this very run
+    assert any(chosen in c.value and "is deployed" in c.value for c in at.caption), [c.value for c in at.caption]
+    other = next(m for m in models["model"] if m != chosen)
+    at.selectbox(key="jobs-model").set_value(other).run()
+    at.button(key="jobs-deploy").click().run()
+    models = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert (models["status"] == "deployed ✓").sum() == 1  # one deployed jobs model, whatever its algorithm
 
 
 def test_bad_upload_shows_an_error(fast_training) -> None:  # type: ignore[no-untyped-def]

@@ -102,17 +102,66 @@ def test_save_predictions_hands_the_repository_typed_rows(settings: Settings, mo
     assert "earlier_runs" not in rows[0]
 
 
-def test_headline_scores_pivot_the_gain_over_the_baseline() -> None:
-    scores = pd.DataFrame({
-        "algorithm": [BASELINE, BASELINE, "lightgbm", "lightgbm"],
-        "target": ["runtime", "memory", "runtime", "memory"],
-        "r2_log": [0.80, 0.90, 0.85, np.nan], "calibration": [1.2, 1.1, 1.3, 1.05],
-    })
-    runtime, memory = service.headline_scores(scores, "lightgbm")
-    assert runtime.target == "runtime" and runtime.r2_log == pytest.approx(0.85)
-    assert runtime.gain_vs_baseline == pytest.approx(0.05) and runtime.calibration == pytest.approx(1.3)
+# The user's report: memory R² (log) 0.961 (+0.010 vs the baseline's 0.951), but the baseline's
+# memory MAE (84.1 MB) beats the model's (109.6 MB), and so does its raw R².
+REPORTED = pd.DataFrame({
+    "algorithm": [BASELINE, BASELINE, "lightgbm", "lightgbm"],
+    "target": ["runtime", "memory", "runtime", "memory"],
+    "n": [2743] * 4,
+    "r2_log": [0.80, 0.951, 0.85, 0.961], "r2": [0.40, 0.948, 0.45, 0.61],
+    "mae": [35.3, 84.1, 31.0, 109.6], "mape": [0.48, 0.11, 0.40, 0.12],
+    "calibration": [1.2, 1.1, 1.3, 1.05],
+    "under_q90": [0.05, 0.16, 0.09, 0.12], "over_q90": [2.0, 1.1, 2.4, 1.5],
+    "under_q95": [0.02, 0.08, 0.04, 0.05], "over_q95": [3.0, 1.2, 3.4, 1.8],
+})
+
+
+def test_headline_scores_carry_the_baselines_own_figures_and_units() -> None:
+    runtime, memory = service.headline_scores(REPORTED, "lightgbm")
+    assert (runtime.target, runtime.unit, memory.target, memory.unit) == ("runtime", "s", "memory", "MB")
+    assert memory.algorithm == "lightgbm" and memory.model.r2_log == pytest.approx(0.961)
+    assert memory.baseline is not None and memory.baseline.r2_log == pytest.approx(0.951)
+    assert memory.gain_vs_baseline == pytest.approx(0.010)
+    assert (memory.model.mae, memory.baseline.mae) == (pytest.approx(109.6), pytest.approx(84.1))
+    # The baseline wins on MAE, raw R² and MAPE: the headline must not hide it.
+    assert memory.baseline_better == ("r2", "mae", "mape")
+    assert runtime.baseline_better == ()
+    assert runtime.r2_log == pytest.approx(0.85) and runtime.calibration == pytest.approx(1.3)
+
+
+def test_headline_scores_of_the_baseline_itself_compare_with_nothing() -> None:
+    runtime, _ = service.headline_scores(REPORTED, BASELINE)
+    assert runtime.baseline is None and runtime.gain_vs_baseline is None and runtime.baseline_better == ()
+
+
+def test_headline_scores_leave_undefined_figures_as_none() -> None:
+    scores = REPORTED.assign(r2_log=[0.80, 0.90, 0.85, np.nan])
+    _, memory = service.headline_scores(scores, "lightgbm")
     assert memory.r2_log is None and memory.gain_vs_baseline is None  # undefined, shown as n/a
-    assert service.headline_scores(scores, BASELINE)[0].gain_vs_baseline == pytest.approx(0.0)
+    assert "r2_log" not in memory.baseline_better
+
+
+def test_scores_table_is_one_target_with_units_in_its_column_names() -> None:
+    memory = service.scores_table(REPORTED, "memory")
+    assert memory.unit == "MB"
+    assert list(memory.main["model"]) == [BASELINE, "lightgbm"]  # baseline first
+    assert "MAE (MB)" in memory.main.columns and "target" not in memory.main.columns
+    assert not any("(s)" in c for c in memory.main.columns)
+    assert "MAE (s)" in service.scores_table(REPORTED, "runtime").main.columns
+    # Requests at 95% (and 99%) are one click away, keyed by model: the main table stays narrow.
+    assert not any("q95" in c for c in memory.main.columns)
+    assert list(memory.more.columns[:1]) == ["model"] and any("q95" in c for c in memory.more.columns)
+    assert len(memory.main.columns) <= 9
+
+
+def test_scores_table_keeps_the_breakdown_column() -> None:
+    by_stage = pd.concat([REPORTED.assign(stage="cts"), REPORTED.assign(stage="route")])
+    table = service.scores_table(by_stage, "runtime").main
+    assert list(table.columns[:2]) == ["stage", "model"] and "MAE (s)" in table.columns
+    # One stage's rows together, baseline first; the key column's width is paid for by fewer scores.
+    assert list(zip(table["stage"], table["model"], strict=True)) == [
+        ("cts", BASELINE), ("cts", "lightgbm"), ("route", BASELINE), ("route", "lightgbm")]
+    assert len(table.columns) <= 8 and "R²" not in table.columns
 
 
 def test_train_choose_deploy_and_predict_one_run(small_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +175,9 @@ def test_train_choose_deploy_and_predict_one_run(small_runs, tmp_path: Path) -> 
     baseline_id = trained.model_ids[BASELINE]
     assert choice.model_ids == [baseline_id] and choice.default_index == 0
     assert choice.label(baseline_id) == f"{baseline_id} ({BASELINE})"
+    assert choice.deployed is None  # training deploys nothing
     assert service.deploy(registry, baseline_id).status == "deployed"
+    assert service.models_table(registry).deployed == baseline_id
 
     model = service.load_model(registry, baseline_id)
     one = service.predict_single_run(model, model_id=baseline_id, quantile=0.95, platform=model.platforms[0],
@@ -144,3 +195,31 @@ def test_prediction_carries_its_unseen_keys(small_runs, small_raw: pd.DataFrame,
     output = service.predict(model, new, model_id="m", quantile=0.9)
     assert len(output.predictions) == 5 and output.rejected.empty
     assert output.unseen == {"stage": {"brand_new_stage": 1}}
+
+
+def test_deploying_a_model_retires_any_other_deployed_jobs_model(small_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    registry = ModelRegistry(create_db_engine(f"sqlite:///{tmp_path / 'r.db'}"), tmp_path / "models")
+    trained = service.train(small_runs, TrainConfig(algorithms=()), registry, source="test")
+    baseline_id = trained.model_ids[BASELINE]
+    other = registry.save(service.DOMAIN, service.load_model(registry, baseline_id), algorithm="lightgbm",
+                          name="lightgbm", params={}, metrics={}, fingerprint="f")
+    service.deploy(registry, baseline_id)
+    service.deploy(registry, other.model_id)  # another name: the registry alone would keep both deployed
+    choice = service.models_table(registry)
+    assert choice.deployed == other.model_id
+    assert [r.model_id for r in registry.list(service.DOMAIN) if r.status == "deployed"] == [other.model_id]
+    statuses = dict(zip(choice.main_table["model"], choice.main_table["status"], strict=True))
+    assert statuses == {other.model_id: "deployed ✓", baseline_id: "trained"}
+
+
+def test_models_table_names_scores_with_their_target_and_unit(small_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    registry = ModelRegistry(create_db_engine(f"sqlite:///{tmp_path / 'r.db'}"), tmp_path / "models")
+    service.train(small_runs, TrainConfig(algorithms=()), registry, source="test")
+    choice = service.models_table(registry)
+    main = choice.main_table
+    assert {"runtime MAE (s)", "memory MAE (MB)", "memory R² (log)"} <= set(main.columns)
+    assert len(main.columns) <= 10 and "fingerprint" not in main.columns
+    assert "fingerprint" in choice.all_table.columns and "runtime MAE (s)" in choice.all_table.columns
+    assert "memory_mae" in choice.table.columns  # the download keeps the registry's own names
+    pair = service.comparison_table(choice.table, choice.model_ids[:1])
+    assert "memory MAE (MB)" in pair.index
