@@ -39,6 +39,7 @@ from core.jobs.service import load_model as load_job_model
 from core.jobs.service import model_labels as service_model_labels
 from core.jobs.training import MODEL_ALGORITHMS, JobModel
 from core.ui.downloads import download_table
+from core.ui.format import show_configured
 from core.ui.resources import app_settings, get_registry
 from core.ui.result_store import result_store
 from core.ui.upload import csv_upload
@@ -285,21 +286,21 @@ def scores_tables(scores: pd.DataFrame, *, more: str | None = None) -> None:
     tables = [scores_table(scores, target) for target in TARGETS]
     for table in tables:
         st.markdown(f"**{table.target.capitalize()}** · MAE in {config.UNIT_WORDS[table.unit]}")
-        st.dataframe(table.main, hide_index=True, column_config=_score_columns(table.main, score_labels(table.target)))
+        show_configured(table.main, _score_columns(table.main, score_labels(table.target)))
     if not more:
         st.caption("More columns (raw R², over-provision, requests at 95% and 99%) are in the CSV download.")
         return
     with st.expander(more):
         for table in tables:
             st.markdown(f"**{table.target.capitalize()}**")
-            st.dataframe(table.more, hide_index=True, column_config=_score_columns(table.more, score_labels(table.target)))
+            show_configured(table.more, _score_columns(table.more, score_labels(table.target)))
 
 
 def safety_table(curve: pd.DataFrame) -> None:
     """The cost-of-safety curve as a table: one row per model, target and request quantile."""
     labels = {raw: label for raw, label in config.SCORE_LABELS.items() if "{unit}" not in label}
     frame = curve.rename(columns=labels)
-    st.dataframe(frame, hide_index=True, column_config=_score_columns(frame, labels))
+    show_configured(frame, _score_columns(frame, labels))
 
 
 def deployment_note(models: ModelChoice, model_id: str) -> str:
@@ -331,10 +332,10 @@ def _model_columns(frame: pd.DataFrame) -> dict[str, Any]:
 def models_overview(models: ModelChoice, model_id: str) -> None:
     """The models table with the deployed one marked, what the predictions use, and every column
     (fingerprints, requests at 95%) in an expander."""
-    st.dataframe(models.main_table, hide_index=True, column_config=_model_columns(models.main_table))
+    show_configured(models.main_table, _model_columns(models.main_table))
     st.caption(deployment_note(models, model_id))
     with st.expander("All columns of the models table"):
-        st.dataframe(models.all_table, hide_index=True, column_config=_model_columns(models.all_table))
+        show_configured(models.all_table, _model_columns(models.all_table))
 
 
 def quantile_select(*, key: str) -> float:

@@ -48,14 +48,17 @@ def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
 
 
 def _assert_mape_is_a_percentage(at: AppTest) -> int:
-    """Every MAPE column on the page is shown as a percentage (12%, not 0.12); returns how many."""
+    """Every MAPE column on the page is shown as a percentage with one decimal (12.0%, not 0.12):
+    values scaled to percent and a "%" format; returns how many columns."""
     seen = 0
     for df in at.dataframe:
         config = json.loads(df.proto.columns or "{}")
         for column in df.value.columns:
             if "mape" in str(column).lower():
                 seen += 1
-                assert config.get(column, {}).get("type_config", {}).get("format") == "percent", (column, config)
+                assert config.get(column, {}).get("type_config", {}).get("format") == "%.1f%%", (column, config)
+                values = df.value[column].dropna()
+                assert values.empty or values.abs().max() > 1 or (values == 0).all(), values  # percent, not fractions
     return seen
 
 
