@@ -109,3 +109,13 @@ def test_selection_is_made_on_earlier_windows_and_scored_on_later_ones() -> None
     assert table.loc["a", "chosen"] == "lightgbm" and table.loc["a", "evaluation_mae"] == 5.0
     assert table.loc["a", "best_in_hindsight"] == "ets"
     assert table.loc["b", "chosen"] == "ets"  # a tie goes to the simpler model, listed first
+
+
+@pytest.mark.parametrize("values", [np.zeros(240), np.full(240, 7.0), np.eye(1, 240, 100).ravel(),
+                                    np.linspace(0.01, 0.9, 240)], ids=["zeros", "constant", "one-spike", "below-one"])
+def test_degenerate_series_run_every_model_without_error(values: np.ndarray) -> None:
+    y = pd.Series(values, index=pd.date_range("2024-01-01", periods=240, freq="1h", tz="UTC"))
+    cv = cross_validation(y, {"naive": Naive, "seasonal_naive": SeasonalNaive}, horizon=3, n_windows=5, step=3)
+    assert cv[["naive", "seasonal_naive"]].notna().all().all()
+    board = score(cv, y, season=24)  # a zero seasonal scale gives MASE NaN, not an error
+    assert len(board) == 2
