@@ -82,12 +82,19 @@ class Naive:
         return np.repeat(last[:, None], horizon, axis=1)
 
 
-def level_offset(X: pd.DataFrame) -> np.ndarray:
+def level_offset(X: pd.DataFrame, floor: float = 0.5) -> np.ndarray:
     """Log of the local level (EWM of the last 3 intervals, else the last hour's mean, else the
     usual value at this time of day): the margin boosting starts from, per row."""
     base = X["ewm_3"].fillna(X["mean_12"]).fillna(X["profile_7d"]).fillna(0.0).to_numpy(dtype=float)
     # Floored, not shifted: a flat series then starts exactly at its level, and zeros stay finite.
-    return np.log(np.maximum(base, 0.5))
+    return np.log(np.maximum(base, floor))
+
+
+def offset_floor(target: pd.Series) -> float:
+    """The level floor for a series: half a request for counts, half the smallest positive value
+    for series below one (rates, scaled data), so their level is not lifted to 0.5."""
+    positive = target[target > 0]
+    return float(min(0.5, 0.5 * positive.min())) if len(positive) else 0.5
 
 
 @dataclass
@@ -112,15 +119,23 @@ class GradientBoosting:
     rounds: int = 0
     native: pd.Series | None = None  # finer counts, when the data is finer than the forecast step
     per_bin: int = 1
+    floor: float = 0.5  # see offset_floor
+    all_zero: bool = False  # the history held no request at all: forecast zeros, fit no trees
 
     def fit(self, y: pd.Series, usable: pd.Series, season: int) -> GradientBoosting:
         self.season = season
         X, target = training_matrix(y, season, usable, self.native, self.per_bin)
         if len(X) < 20:
             raise ValueError(f"{self.name} needs at least 20 complete intervals to train, got {len(X)}")
+        # A Poisson objective cannot fit labels that are all zero (LightGBM raises "sum of labels is zero").
+        self.all_zero = not bool((target > 0).any())
+        if self.all_zero:
+            return self
+        self.floor = offset_floor(target)
         cut = int(len(X) * 0.85)
-        offset = level_offset(X)
-        best = self._best_rounds(X, target, offset, cut)
+        offset = level_offset(X, self.floor)
+        # Early stopping needs some requests in its own training part too.
+        best = self._best_rounds(X, target, offset, cut) if (target.iloc[:cut] > 0).any() else 100
         self.rounds = max(20, int(best * 1.1))
         self._fit_all(X, target, offset)
         return self
@@ -138,7 +153,9 @@ class GradientBoosting:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected counts for feature rows (the fitted margin on top of each row's level offset)."""
-        return self._expected(X, level_offset(X))
+        if self.all_zero:
+            return np.zeros(len(X))
+        return self._expected(X, level_offset(X, self.floor))
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
         step = pd.Timedelta(y.index.freq) if y.index.freq is not None else y.index[1] - y.index[0]
