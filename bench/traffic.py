@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io import read_csv  # noqa: E402
-from core.traffic.autoscale import ScalingParams, cost_optimal_quantile  # noqa: E402
 from core.traffic.backtest import ENSEMBLE, run_backtest  # noqa: E402
+from core.traffic.config import SCENARIO  # noqa: E402
 from core.traffic.planning import newsvendor_quantile, scaling_study  # noqa: E402
 from core.traffic.series import load_series  # noqa: E402
 
@@ -85,30 +86,47 @@ def main() -> None:
     print(f"TARGET 15m ensemble RMSE {e.rmse:.1f} (<= 108) sMAPE {e.smape:.1f}% (<= 15%) "
           f"coverage80 {100 * e.coverage:.1f}%")
 
-    print("\n== Default replay: 5m, 50 req/server/interval, boot 2, $0.10/server-h, $0.001/dropped request")
-    params = ScalingParams(capacity_per_server=50, boot_delay=2, price_per_server_hour=0.10,
-                           penalty_per_dropped=0.001, interval_minutes=5)
-    t0 = time.perf_counter()
-    study = scaling_study(r5, params)
-    print(f"replay + frontier {time.perf_counter() - t0:.2f} s; forecast model {study.model}")
-    print("cost vs overload frontier (predictive policy):")
-    print(study.frontier.round(3).to_string(index=False))
-    best = scaling_study(r5, params, quantile=study.best_quantile)
-    reactive_overload = float(study.replay.summary_table().loc["reactive", "overloaded_pct"])
-    safe_q = cost_optimal_quantile(study.frontier, max_overloaded_pct=reactive_overload)
-    safe = scaling_study(r5, params, quantile=safe_q)
-    for label, st in (("newsvendor quantile (from prices)", study), ("cost-optimal quantile (frontier)", best),
-                      ("cheapest quantile overloading no more than reactive", safe)):
-        table = st.replay.summary_table()
-        print(f"\n{label}: q = {st.quantile:.3f}")
-        print(table.round(3).to_string())
+    print(f"\n== Replays: {SCENARIO.describe_units()} at 5m; $0.10/server-h, $0.001/dropped request, "
+          f"SLO <= {SCENARIO.slo_overload_pct:g}% of intervals overloaded")
+    s60 = load_series(frame, "1h", file=args.csv)
+    r60 = run_backtest(s60, test_start=args.test_start, horizon=1, models=models, extra_steps=1)
+    studies = {}
+    for label, result, minutes in (("5m", r5, 5.0), ("1h", r60, 60.0)):
+        params = replace(SCENARIO, interval_minutes=minutes)
+        t0 = time.perf_counter()
+        studies[label] = scaling_study(result, params)
+        print(f"{label}: {params.describe_units()}; replay + frontier {time.perf_counter() - t0:.2f} s; "
+              f"predictive at q{100 * studies[label].quantile:g} (cheapest meeting the SLO), "
+              f"cost-optimal q{100 * studies[label].best_quantile:g}")
+    print("\nside by side (the same scenario and SLO at both granularities):")
+    print(side_by_side(studies).to_string())
+    for label, study in studies.items():
+        table = study.policies
+        print(f"\n{label} headline: {study.headline.replace('**', '')}")
+        for warning in study.warnings:
+            print(f"{label} warning: {warning}")
+        if study.combined_note:
+            print(f"{label} note: {study.combined_note}")
         pred, oracle, reactive = table.loc["predictive"], table.loc["oracle"], table.loc["reactive"]
-        print(f"TARGET predictive/oracle cost {pred.cost_total / oracle.cost_total:.3f} (<= 1.20); "
-              f"predictive cost {pred.cost_total:.2f} vs reactive {reactive.cost_total:.2f}; overloaded "
+        print(f"{label} TARGET predictive/oracle cost {pred.cost_total / oracle.cost_total:.3f} (<= 1.20); "
+              f"predictive {pred.cost_total:.2f} vs reactive {reactive.cost_total:.2f}; overloaded "
               f"{pred.overloaded_pct:.2f}% vs reactive {reactive.overloaded_pct:.2f}% -> dominates: "
               f"{bool(pred.cost_total < reactive.cost_total and pred.overloaded_pct <= reactive.overloaded_pct)}")
-    print(f"newsvendor quantile for these prices: {newsvendor_quantile(params):.3f}")
+        print(f"{label} frontier (predictive by quantile):")
+        print(study.frontier.round(3).to_string(index=False))
+    print(f"newsvendor quantile for these prices: {newsvendor_quantile(SCENARIO):.3f}")
 
+
+def side_by_side(studies: dict) -> pd.DataFrame:
+    """Per policy and granularity: total cost, % of intervals overloaded, % of requests dropped, meets the SLO."""
+    columns = {"cost_total": "cost $", "overloaded_pct": "overloaded %", "dropped_pct": "dropped %",
+               "meets_slo": "meets SLO"}
+    parts = []
+    for label, study in studies.items():
+        part = study.policies[list(columns)].rename(columns=columns)
+        part.columns = pd.MultiIndex.from_product([[label], part.columns])
+        parts.append(part)
+    return pd.concat(parts, axis=1).round(2)
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.traffic.service import next_hour_steps
+from core.traffic.service import forecast_lead, lead_text, next_hour_steps
 from core.ui import traffic_figures as figures
 from core.ui import traffic_widgets as widgets
 from core.ui.downloads import download_table
@@ -24,12 +24,13 @@ loaded = widgets.load_traffic(raw, columns)
 if loaded is None:
     st.stop()
 freq = widgets.granularity(loaded)
+loaded = widgets.zero_runs(loaded)
 series = widgets.traffic_series(loaded, freq)
 if series is None:
     st.stop()
 params = widgets.scaling_params(series)
 
-overview_tab, forecast_tab, scaling_tab = st.tabs(["Overview", "Forecast", "Autoscaling"])
+overview_tab, forecast_tab, scaling_tab = widgets.tabs()
 
 with overview_tab:
     ov = widgets.overview(series, loaded.fingerprint)
@@ -49,7 +50,7 @@ with overview_tab:
 
 with forecast_tab:
     chosen = widgets.backtest_settings(series)
-    result = widgets.backtest(series, loaded.fingerprint, chosen, params.boot_delay) if chosen else None
+    result = widgets.backtest(series, loaded.fingerprint, chosen, forecast_lead(params)) if chosen else None
     if result is not None:
         step = result.horizon
         board = result.leaderboard(step)
@@ -72,29 +73,31 @@ with forecast_tab:
     if ahead is not None:
         st.plotly_chart(figures.forward_forecast(ahead.history, ahead.frame), key="traffic_fig_forward")
         st.caption(f"Model: {ahead.model}, trained on all the data.")
-        show_table(ahead.table, default="%.1f")
+        widgets.time_table(ahead.table)
         download_table(ahead.table, "traffic_forward_forecast.csv", key="traffic_dl_forward")
 
 with scaling_tab:
     st.caption("Policies replayed on the backtest's test window: static peak provisioning, reactive (Kubernetes HPA "
-               "rule with tolerance and a scale-in window), predictive (the forecast issued boot-delay intervals "
-               "ahead, at a quantile), predictive + reactive, and the oracle (perfect foresight: the exact cheapest "
-               "fleet path, a lower bound on cost; it lets small excesses drop where a server, boot included, would "
-               "cost more than their penalty).")
+               "rule with tolerance and a scale-in window), predictive (the forecast issued a boot delay ahead, at a "
+               "quantile), predictive + reactive, and the oracle (perfect foresight: the exact cheapest fleet path "
+               "that meets the SLO, a lower bound on the cost of every policy that meets it).")
+    params = widgets.slo(params)
     widgets.policy_form(params)
     plan = widgets.study(result, params) if result is not None else None
     if result is None:
         st.info(f"Run the backtest in the **Forecast** tab first: the predictive policy replays its forecasts issued "
-                f"{max(1, params.boot_delay)} interval(s) ahead.")
+                f"{lead_text(forecast_lead(params), params)} ahead.")
     elif plan is not None:
         st.subheader("Policies side by side")
+        widgets.policy_verdicts(plan)
         show_table(widgets.policy_table(plan.policies), widgets.POLICY_FORMATS)
         download_table(plan.policies.reset_index(), "traffic_policies.csv", key="traffic_dl_policies")
         serving = {policy: run.serving for policy, run in plan.replay.runs.items()}
-        st.plotly_chart(figures.load_vs_capacity(plan.replay.load, serving, params.capacity_per_server),
-                        key="traffic_fig_capacity")
+        st.plotly_chart(figures.load_vs_capacity(plan.replay.load, serving, params.capacity_per_server,
+                                                 unit=f"requests per {freq}"), key="traffic_fig_capacity")
         st.plotly_chart(figures.cost_bars(plan.policies), key="traffic_fig_cost")
-        st.plotly_chart(figures.quantile_frontier(plan.frontier, plan.quantile), key="traffic_fig_frontier")
+        st.plotly_chart(figures.quantile_frontier(plan.frontier, plan.quantile, slo=params.slo_overload_pct),
+                        key="traffic_fig_frontier")
         download_table(plan.frontier, "traffic_frontier.csv", key="traffic_dl_frontier")
         download_table(plan.decisions, "traffic_decisions.csv", label="Download the decisions table",
                        key="traffic_dl_decisions")
@@ -105,5 +108,5 @@ with scaling_tab:
         rec = widgets.recommendation(nxt, plan.current_servers, params, plan.quantile) if nxt is not None else None
         if rec is not None:
             widgets.recommendation_metrics(rec, plan.current_servers)
-            show_table(rec.schedule, default="%.1f")
+            widgets.time_table(rec.schedule)
             download_table(rec.schedule, "traffic_next_hour.csv", key="traffic_dl_next_hour")

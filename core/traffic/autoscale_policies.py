@@ -145,41 +145,160 @@ def _fleet_sizes(demand: np.ndarray, params: ScalingParams, start: int) -> np.nd
     return np.arange(params.min_servers, min(params.max_servers, top) + 1, dtype=float)
 
 
+# The exact SLO-constrained search keeps a cost per (interval, overloads so far, fleet size) for the way back:
+# up to this many numbers (8 bytes each). NASA's 9-day test window at 5 minutes needs about 2 million.
+EXACT_STATE_BUDGET = 4_000_000
+_PENALTY_SEARCH_STEPS = 24  # dynamic programs the overload-penalty search may run on a longer window
+
+
+def max_overloads(load: np.ndarray, params: ScalingParams) -> int:
+    """Overloaded intervals the SLO allows: floor(P% of the intervals with demand)."""
+    with_demand = int((~np.isnan(np.asarray(load, dtype=float))).sum())
+    return math.floor(params.slo_overload_pct / 100.0 * with_demand + 1e-9)
+
+
+def unavoidable_overloads(load: np.ndarray, params: ScalingParams, start: int) -> int:
+    """Intervals no fleet path can serve: demand above max servers, or above the start fleet in the first one."""
+    demand = np.nan_to_num(np.asarray(load, dtype=float))
+    if not demand.size:
+        return 0
+    cap = params.capacity_per_server
+    over_max = demand > params.max_servers * cap + 1e-9
+    return int(over_max.sum()) + int(not over_max[0] and demand[0] > start * cap + 1e-9)
+
+
 def optimal_path(load: np.ndarray, params: ScalingParams, start: int) -> tuple[np.ndarray, float]:
-    """The cheapest serving-fleet path from ``start`` and its total cost (dynamic programming).
+    """The cheapest serving-fleet path from ``start`` that meets the SLO, and its total cost.
 
     Same cost model as the replay: serving servers paid each interval, a server that starts serving
     at t paid while booting since ``max(0, t - boot_delay)``, removal at once, NaN load = no demand.
-    It needs the whole window at once, so only the oracle (perfect foresight) can follow it; being
-    the exact optimum it is a true lower bound on every policy's cost.
+    The SLO allows ``max_overloads`` overloaded intervals (more if even max servers cannot serve some).
+    Dynamic programming over fleet sizes, and over overloads so far when the SLO binds: exact while the
+    states fit ``EXACT_STATE_BUDGET``; on a longer window a per-overload penalty is searched instead
+    (a Lagrangian relaxation: the cheapest path found that meets the SLO, not always the exact optimum).
+    It needs the whole window at once, so only the oracle (perfect foresight) can follow it.
     """
-    demand = np.nan_to_num(np.asarray(load, dtype=float))
-    p, pen, cap = params.price_per_interval, params.penalty_per_dropped, params.capacity_per_server
-    n = _fleet_sizes(demand, params, start)
+    demand = np.asarray(load, dtype=float)
+    budget = max(max_overloads(demand, params), unavoidable_overloads(demand, params, start))
+    sizes = _fleet_sizes(np.nan_to_num(demand), params, start)
+    path, cost, overloads = _cheapest_path(demand, params, start, sizes)
+    if overloads <= budget:
+        return path, cost  # the SLO does not bind
+    if len(demand) * (budget + 1) * len(sizes) <= EXACT_STATE_BUDGET:
+        return _cheapest_path_within(demand, params, start, sizes, budget)
+    return _cheapest_path_by_penalty(demand, params, start, sizes, budget)
+
+
+def _stage(demand: np.ndarray, params: ScalingParams, sizes: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cost of serving interval t with each fleet size, and whether that size overloads it."""
+    d = demand[t]
+    if np.isnan(d):
+        return params.price_per_interval * sizes, np.zeros(len(sizes), dtype=bool)
+    drop = np.maximum(d - sizes * params.capacity_per_server, 0.0)
+    return params.price_per_interval * sizes + params.penalty_per_dropped * drop, drop > 1e-9
+
+
+def _transition(cost: np.ndarray, sizes: np.ndarray, boot_cost: float) -> np.ndarray:
+    """min over the previous size m of cost[..., m] + boot_cost * max(0, n - m), for every size n (last axis)."""
+    from_above = np.minimum.accumulate(cost[..., ::-1], axis=-1)[..., ::-1]
+    from_below = np.minimum.accumulate(cost - boot_cost * sizes, axis=-1) + boot_cost * sizes
+    return np.minimum(from_above, from_below)
+
+
+def _previous(costs_before: np.ndarray, sizes: np.ndarray, j: int, boot_cost: float) -> int:
+    """The size before ``sizes[j]`` on a cheapest path; among ties the fleet kept, else changed the least."""
+    via = costs_before + boot_cost * np.maximum(sizes[j] - sizes, 0.0)
+    best = via.min()
+    ties = np.flatnonzero(via <= best + 1e-9 * max(1.0, abs(best)))
+    return int(ties[np.argmin(np.abs(ties - j))])
+
+
+def _cheapest_path(demand: np.ndarray, params: ScalingParams, start: int, sizes: np.ndarray,
+                   overload_penalty: float = 0.0) -> tuple[np.ndarray, float, int]:
+    """The cheapest path with ``overload_penalty`` added per overloaded interval: (path, its cost without
+    that penalty, its overloaded intervals)."""
     steps = len(demand)
-    costs = np.empty((steps, len(n)))
-    # cost[n] of the cheapest path ending with n serving; at t = 0 only a scale-in from `start` is possible.
-    cost = np.where(n <= start, 0.0, np.inf) + p * n + pen * np.maximum(demand[0] - n * cap, 0.0)
+    costs = np.empty((steps, len(sizes)))
+    stage, over = _stage(demand, params, sizes, 0)
+    # At t = 0 only a scale-in from `start` is possible.
+    cost = np.where(sizes <= start, 0.0, np.inf) + stage + overload_penalty * over
     costs[0] = cost
     for t in range(1, steps):
-        boot_cost = min(params.boot_delay, t) * p  # per added server
-        # min over the previous size m of cost[m] + boot_cost * max(0, n - m), split into m >= n and m <= n.
-        from_above = np.minimum.accumulate(cost[::-1])[::-1]
-        from_below = np.minimum.accumulate(cost - boot_cost * n) + boot_cost * n
-        cost = np.minimum(from_above, from_below) + p * n + pen * np.maximum(demand[t] - n * cap, 0.0)
+        stage, over = _stage(demand, params, sizes, t)
+        cost = _transition(cost, sizes, min(params.boot_delay, t) * params.price_per_interval) + stage \
+            + overload_penalty * over
         costs[t] = cost
-    path = np.empty(steps, dtype=int)
-    j = int(np.argmin(cost))
-    path[-1] = j
+    index = np.empty(steps, dtype=int)
+    index[-1] = int(np.argmin(cost))
     for t in range(steps - 1, 0, -1):
-        boot_cost = min(params.boot_delay, t) * p
-        via = costs[t - 1] + boot_cost * np.maximum(n[j] - n, 0.0)
-        best = via.min()
-        # Among equally cheap predecessors keep the fleet unchanged, else change it the least.
-        ties = np.flatnonzero(via <= best + 1e-9 * max(1.0, abs(best)))
-        j = int(ties[np.argmin(np.abs(ties - j))])
-        path[t - 1] = j
-    return n[path].astype(int), float(cost.min())
+        index[t - 1] = _previous(costs[t - 1], sizes, index[t], min(params.boot_delay, t) * params.price_per_interval)
+    path = sizes[index].astype(int)
+    return path, path_cost(demand, params, start, path), _overloads(demand, params, path)
+
+
+def _cheapest_path_within(demand: np.ndarray, params: ScalingParams, start: int, sizes: np.ndarray,
+                          budget: int) -> tuple[np.ndarray, float]:
+    """The exact cheapest path with at most ``budget`` overloaded intervals: costs per (overloads so far, size)."""
+    steps, layers = len(demand), budget + 1
+    costs = np.empty((steps, layers, len(sizes)))
+    overloaded = np.empty((steps, len(sizes)), dtype=bool)
+    stage, over = _stage(demand, params, sizes, 0)
+    first = np.where(sizes <= start, 0.0, np.inf) + stage
+    cost = np.full((layers, len(sizes)), np.inf)
+    cost[0] = np.where(over, np.inf, first)
+    if layers > 1:
+        cost[1] = np.where(over, first, np.inf)
+    costs[0], overloaded[0] = cost, over
+    for t in range(1, steps):
+        stage, over = _stage(demand, params, sizes, t)
+        moved = _transition(cost, sizes, min(params.boot_delay, t) * params.price_per_interval)
+        # An overloaded interval uses one more of the allowed overloads.
+        shifted = np.vstack([np.full((1, len(sizes)), np.inf), moved[:-1]])
+        cost = np.where(over[None, :], shifted, moved) + stage[None, :]
+        costs[t], overloaded[t] = cost, over
+    k, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
+    total = float(cost[k, j])
+    index = np.empty(steps, dtype=int)
+    index[-1] = j
+    for t in range(steps - 1, 0, -1):
+        k -= int(overloaded[t, index[t]])
+        index[t - 1] = _previous(costs[t - 1, k], sizes, index[t], min(params.boot_delay, t) * params.price_per_interval)
+    return sizes[index].astype(int), total
+
+
+def _cheapest_path_by_penalty(demand: np.ndarray, params: ScalingParams, start: int, sizes: np.ndarray,
+                              budget: int) -> tuple[np.ndarray, float]:
+    """A path with at most ``budget`` overloads: bisect (geometrically) a penalty per overloaded interval
+    between none and one above the cost of running every server all window (which makes overloads the
+    first thing to avoid); keep the cheapest path found that meets the budget."""
+    low, high = 1e-6, params.price_per_interval * len(sizes) * len(demand) * (1 + params.boot_delay) + 1.0
+    path, cost, overloads = _cheapest_path(demand, params, start, sizes, high)
+    best = (path, cost)
+    for _ in range(_PENALTY_SEARCH_STEPS):
+        mid = math.sqrt(low * high)
+        path, cost, overloads = _cheapest_path(demand, params, start, sizes, mid)
+        if overloads <= budget:
+            high = mid
+            best = min(best, (path, cost), key=lambda found: found[1])
+        else:
+            low = mid
+        if high / low < 1.01:
+            break
+    return best
+
+
+def _overloads(demand: np.ndarray, params: ScalingParams, serving: np.ndarray) -> int:
+    has = ~np.isnan(demand)
+    return int((has & (np.nan_to_num(demand) > serving * params.capacity_per_server + 1e-9)).sum())
+
+
+def path_cost(demand: np.ndarray, params: ScalingParams, start: int, serving: np.ndarray) -> float:
+    """Total cost of a serving path as the replay prices it: serving and booting servers, and the drops."""
+    p = params.price_per_interval
+    rises = np.maximum(np.diff(serving.astype(float)), 0.0)
+    boot = sum(r * min(params.boot_delay, t) for t, r in enumerate(rises, start=1) if r)
+    drops = np.maximum(np.nan_to_num(demand) - serving * params.capacity_per_server, 0.0)
+    return float(p * (serving.sum() + boot) + params.penalty_per_dropped * drops.sum())
 
 
 def follow_path(serving: np.ndarray, params: ScalingParams, start: int) -> tuple[np.ndarray, list[str]]:

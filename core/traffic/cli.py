@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def _series(args: argparse.Namespace) -> TrafficSeries:
         raise InputError(f"file '{args.csv}' does not exist")
     frame = read_csv(args.csv, max_rows=get_settings().max_upload_rows)
     return load_series(frame, _freq_label(args.freq), time_col=args.time_col, value_col=args.value_col,
-                       file=args.csv.name)
+                       file=args.csv.name, zero_runs_as_traffic=args.zero_runs_as_traffic)
 
 
 def _models(text: str) -> list[str]:
@@ -65,10 +66,29 @@ def _backtest(args: argparse.Namespace) -> dict[str, Any]:
             "ensemble_weights": result.calibrated.weights.iloc[args.horizon - 1].round(4).to_dict()}
 
 
+# Flags of the per-interval units (before capacity became per second and durations minutes): still read,
+# converted at the chosen granularity, with a note on stderr (stdout stays one JSON object).
+_DEPRECATED = {"capacity_per_server": ("--capacity-per-server", "--capacity-rps", "capacity_rps"),
+               "boot_delay": ("--boot-delay", "--boot-minutes", "boot_minutes"),
+               "scale_in_window": ("--scale-in-window", "--scale-in-minutes", "scale_in_minutes"),
+               "cooldown": ("--cooldown", "--cooldown-minutes", "cooldown_minutes")}
+
+
 def _params(args: argparse.Namespace) -> ScalingParams:
     names = {f.name for f in fields(ScalingParams)}
     values = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-    values["interval_minutes"] = _series_minutes(args.freq)
+    minutes = _series_minutes(args.freq)
+    values["interval_minutes"] = minutes
+    for old, (flag, new_flag, field) in _DEPRECATED.items():
+        given = getattr(args, old, None)
+        if given is None:
+            continue
+        converted = given / (60.0 * minutes) if old == "capacity_per_server" else given * minutes
+        if field in values:
+            raise InputError(f"give {new_flag} or the deprecated {flag}, not both")
+        values[field] = converted
+        sys.stderr.write(f"note: {flag} is deprecated (per interval at --freq); use {new_flag} "
+                         f"{converted:.4g} for the same setting at {args.freq}\n")
     return service.policy_params(changes=values)
 
 
@@ -78,18 +98,26 @@ def _series_minutes(freq: str) -> float:
     return pd.Timedelta(FREQUENCIES[_freq_label(freq)]) / pd.Timedelta("1min")
 
 
+def _params_json(params: ScalingParams) -> dict[str, Any]:
+    """The parameters as given, and what they are per interval at this granularity."""
+    return {**{f.name: getattr(params, f.name) for f in fields(params)},
+            "capacity_per_interval": params.capacity_per_server, "boot_intervals": params.boot_delay,
+            "scale_in_intervals": params.scale_in_window, "cooldown_intervals": params.cooldown}
+
+
 def _autoscale(args: argparse.Namespace) -> dict[str, Any]:
     params = _params(args)
     series = _series(args)
     settings = service.backtest_settings(series, test_start=args.test_start, horizon=1, models=_models(args.models))
-    result = service.backtest(series, settings, extra_steps=max(1, params.boot_delay), n_jobs=config.CLI_N_JOBS)
+    result = service.backtest(series, settings, extra_steps=service.forecast_lead(params), n_jobs=config.CLI_N_JOBS)
     study = service.scaling_study(result, params, quantile=args.quantile)
     table = study.policies
     out = _write(study.decisions, args.out)
     return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
-            "forecast_model": study.model, "quantile": study.quantile,
-            "cost_optimal_quantile": study.best_quantile, "params": {f.name: getattr(params, f.name)
-                                                                     for f in fields(params)},
+            "forecast_model": study.model, "quantile": study.quantile, "slo_quantile": study.slo_quantile,
+            "cost_optimal_quantile": study.best_quantile, "newsvendor_quantile": study.newsvendor,
+            "headline": study.headline.replace("**", ""), "warnings": study.warnings,
+            "params": _params_json(params),
             "policies": {row.pop("policy"): row for row in table.reset_index().to_dict("records")},
             "frontier": study.frontier.to_dict("records"), "decisions_csv": out}
 
@@ -111,6 +139,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--value-col", help="count column (default: request_count, requests, count, y, value, ...)")
     parser.add_argument("--freq", default="5m", help="granularity: 1m, 5m, 15m or 1h (sums; default 5m)")
     parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma list of {', '.join(MODEL_NAMES)}")
+    parser.add_argument("--zero-runs-as-traffic", action="store_true",
+                        help="keep runs of zeros far longer than any other quiet spell as traffic (default: they are "
+                             "read as a collection gap and treated as missing)")
     parser.add_argument("--out", type=Path, help="write the table as CSV here")
     add_json_flag(parser)
 
@@ -128,14 +159,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(sc)
     sc.add_argument("--test-start", help="first replayed interval (default as for backtest)")
     sc.add_argument("--quantile", type=float, help="forecast quantile the predictive policy provisions for "
-                    "(default: the newsvendor quantile from the prices)")
-    sc.add_argument("--capacity-per-server", dest="capacity_per_server", type=float, help="requests per server "
-                    "per interval (default 50)")
+                    "(default: the cheapest on the frontier that meets the SLO)")
+    sc.add_argument("--slo-overload-pct", dest="slo_overload_pct", type=float,
+                    help=f"the SLO: at most this %% of intervals overloaded (default {config.SCENARIO.slo_overload_pct:g}); "
+                         "the oracle meets it too")
+    sc.add_argument("--capacity-rps", dest="capacity_rps", type=float,
+                    help=f"requests per second one server serves (default {config.SCENARIO.capacity_rps:.4g}: 50 per "
+                         "5-minute interval)")
     sc.add_argument("--min-servers", dest="min_servers", type=int)
     sc.add_argument("--max-servers", dest="max_servers", type=int)
-    sc.add_argument("--boot-delay", dest="boot_delay", type=int, help="intervals before a new server serves")
-    sc.add_argument("--scale-in-window", dest="scale_in_window", type=int, help="HPA scale-in stabilisation window")
-    sc.add_argument("--cooldown", type=int, help="intervals between reactive scaling actions")
+    sc.add_argument("--boot-minutes", dest="boot_minutes", type=float,
+                    help=f"minutes before a new server serves (default {config.SCENARIO.boot_minutes:g}; rounded up "
+                         "to whole intervals)")
+    sc.add_argument("--scale-in-minutes", dest="scale_in_minutes", type=float,
+                    help=f"HPA scale-in stabilisation window (default {config.SCENARIO.scale_in_minutes:g})")
+    sc.add_argument("--cooldown-minutes", dest="cooldown_minutes", type=float,
+                    help="minutes between reactive scaling actions (default 0)")
+    for old_name, (flag, new_flag, _) in _DEPRECATED.items():
+        sc.add_argument(flag, dest=old_name, type=float if old_name == "capacity_per_server" else int,
+                        help=f"deprecated: per interval; use {new_flag}")
     sc.add_argument("--target-utilisation", dest="target_utilisation", type=float)
     sc.add_argument("--price-per-server-hour", dest="price_per_server_hour", type=float)
     sc.add_argument("--penalty-per-dropped", dest="penalty_per_dropped", type=float)

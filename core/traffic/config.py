@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.traffic.autoscale import ScalingParams
 from core.traffic.models import MODEL_NAMES
 from core.traffic.planning import FRONTIER_QUANTILES
-from core.traffic.series import BurstRule
+from core.traffic.series import BurstRule, ZeroRunRule
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,16 @@ MODEL_CHOICES: tuple[str, ...] = MODEL_NAMES  # the models a user may pick
 CLI_N_JOBS = 2
 CLI_FORWARD_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
 BURST_RULE = BurstRule()  # the overview's burst marks
+ZERO_RUN_RULE = ZeroRunRule()  # zero runs read as collection gaps (missing unless the user keeps them)
 CALIBRATION_DAYS = 3.0  # core.traffic.backtest's default calibration window
-SCENARIO = ScalingParams()  # the scenario: capacity 50, boot delay 2, $0.10/server-hour, $0.001/drop
+# The scenario: 50 requests per 5-minute interval per server (1/6 req/s), a 10-minute boot, $0.10 per
+# server-hour, $0.001 per dropped request. NASA's busiest 5 minutes (~5 req/s) need 30 such servers.
+SCENARIO = ScalingParams()
 FORWARD_QUANTILES: tuple[float, ...] = tuple(sorted({0.1, 0.5, 0.8, 0.9, 0.95, 0.99, *FRONTIER_QUANTILES}))
 QUANTILE_OPTIONS: tuple[float, ...] = FRONTIER_QUANTILES  # the predictive policy's quantile selector
+AUTO_QUANTILE = "auto"  # the selector's default: the cheapest quantile that meets the SLO
 SOURCES = ("Bundled NASA traffic (Jul–Aug 1995)", "Upload CSV")
+TABS = ("Overview", "Forecast", "Autoscaling")
 AUTO = "(auto-detect)"
 HELP = {
     "upload": "A CSV with a timestamp column (ISO text with or without offset, or epoch seconds) and a request-count "
@@ -64,21 +69,33 @@ HELP = {
             "expect minutes, not seconds.",
     "forward_steps": "How far past the end of the data to forecast, up to one day.",
     "quantile": "The predictive policy provisions for this quantile of the forecast. Higher = fewer overloads, more "
-                "servers. The default is the cheapest point of the frontier on this test window (hindsight); the "
-                "price-only newsvendor quantile is given beside it.",
+                "servers. auto = the cheapest quantile of the frontier that meets the SLO on this test window "
+                "(picked in hindsight, as the oracle is).",
+    "zero_runs": "Runs of zero counts much longer than any quiet spell elsewhere in the series look like a log that "
+                 "stopped, so they are treated as missing. Tick this if the service really had no traffic then.",
+    "slo": "The largest share of intervals (with traffic) you accept overloaded, i.e. with more requests than the "
+           "serving fleet can take. The oracle is the cheapest fleet path that meets it, the default quantile the "
+           "cheapest that meets it, and only policies that meet it are ranked.",
 }
 PARAM_FIELDS: dict[str, tuple[str, str]] = {  # ScalingParams field -> (label, help)
-    "capacity_per_server": ("Capacity per server", "Requests one server serves per interval (at the granularity "
-                                                   "chosen above)."),
+    "capacity_rps": ("Capacity per server (req/s)", "Requests per second one server serves. The replay converts it "
+                                                    "to requests per interval at the granularity chosen above."),
     "min_servers": ("Min servers", "The fleet never shrinks below this."),
     "max_servers": ("Max servers", "The fleet never grows above this; demand above max × capacity is dropped."),
-    "boot_delay": ("Boot delay (intervals)", "Intervals between ordering a server and it serving traffic. The "
-                                             "predictive policy looks ahead by this many intervals."),
-    "scale_in_window": ("Scale-in window (intervals)", "Reactive policy: scale in only to the highest recommendation "
-                                                       "of this many past intervals (HPA stabilisation window)."),
-    "cooldown": ("Cooldown (intervals)", "Reactive policy: minimum intervals between two scaling actions."),
+    "boot_minutes": ("Boot delay (minutes)", "Minutes between ordering a server and it serving traffic, rounded up "
+                                             "to whole intervals in the replay. The predictive policy reads forecasts "
+                                             "issued that far ahead."),
+    "scale_in_minutes": ("Scale-in window (minutes)", "Reactive policy: scale in only to the highest recommendation "
+                                                      "of this many past minutes (HPA stabilisation window)."),
+    "cooldown_minutes": ("Cooldown (minutes)", "Reactive policy: minimum minutes between two scaling actions."),
     "target_utilisation": ("Target utilisation", "Reactive policy: desired = ceil(current × utilisation / target)."),
     "tolerance": ("Tolerance", "Reactive policy: no action while |utilisation / target − 1| ≤ tolerance."),
     "price_per_server_hour": ("Price per server-hour ($)", "Booting servers are paid too."),
     "penalty_per_dropped": ("Penalty per dropped request ($)", "The SLA cost of a request beyond capacity."),
+}
+# How the form shows each float field: (printf format, step). Integer fields step by 1.
+PARAM_INPUTS: dict[str, tuple[str, float]] = {
+    "capacity_rps": ("%.4f", 0.01), "boot_minutes": ("%.1f", 1.0), "scale_in_minutes": ("%.1f", 5.0),
+    "cooldown_minutes": ("%.1f", 5.0), "target_utilisation": ("%.2f", 0.05), "tolerance": ("%.2f", 0.01),
+    "price_per_server_hour": ("%.4f", 0.01), "penalty_per_dropped": ("%.4f", 0.001),
 }

@@ -179,16 +179,117 @@ def resample(counts: pd.Series, extra: pd.DataFrame, freq: str, *, source: str =
                          native=counts.astype(float) if per_bin > 1 else None)
 
 
+def utc_offset(ts: pd.Timestamp) -> str:
+    """'UTC−04:00', 'UTC' or '' (a naive time), with a true minus sign."""
+    if ts.tzinfo is None:
+        return ""
+    offset = ts.utcoffset() or pd.Timedelta(0)
+    if offset == pd.Timedelta(0):
+        return "UTC"
+    minutes = int(abs(offset) / pd.Timedelta("1min"))
+    return f"UTC{'−' if offset < pd.Timedelta(0) else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def local_time(ts: pd.Timestamp, *, zone: bool = True) -> str:
+    """'Fri 1 Sep 1995 00:00 (UTC−04:00)': the data's own wall-clock time, readably (ISO stays in downloads)."""
+    ts = pd.Timestamp(ts)
+    text = f"{ts:%a} {ts.day} {ts:%b %Y %H:%M}"
+    offset = utc_offset(ts)
+    return f"{text} ({offset})" if zone and offset else text
+
+
 def _label(step: pd.Timedelta) -> str:
     minutes = step / pd.Timedelta("1min")
     return f"{minutes:g}-minute" if minutes < 60 else f"{minutes / 60:g}-hour"
 
 
 def load_series(df: pd.DataFrame, freq: str = "5m", *, time_col: str | None = None, value_col: str | None = None,
-                file: str | None = None) -> TrafficSeries:
-    """Raw CSV frame → TrafficSeries at ``freq``."""
+                file: str | None = None, zero_runs_as_traffic: bool = False) -> TrafficSeries:
+    """Raw CSV frame → TrafficSeries at ``freq``; long zero runs are missing unless ``zero_runs_as_traffic``."""
     counts, extra, notes = load_counts(df, time_col=time_col, value_col=value_col, file=file)
-    return resample(counts, extra, freq, source=file or "", notes=notes)
+    counts, extra, gap_notes = treat_zero_runs(counts, extra, long_zero_runs(counts), as_traffic=zero_runs_as_traffic)
+    return resample(counts, extra, freq, source=file or "", notes=notes + gap_notes)
+
+
+# ---------------------------------------------------------------------------------------------- zero runs
+@dataclass(frozen=True)
+class ZeroRunRule:
+    """A run of exact zeros is a suspected collection gap (a log that stopped, not a quiet service) when it
+    lasts longer than max(k × the longest zero run that is not flagged, ``min_hours``). Quiet spells repeat
+    (every night, say), so a run many times longer than any other is not one of them."""
+
+    k: float = 3.0
+    min_hours: float = 6.0
+
+    def describe(self) -> str:
+        return (f"a run of zero counts is read as a collection gap when it lasts longer than both {self.k:g} × the "
+                f"longest other zero run and {self.min_hours:g} hours")
+
+
+@dataclass(frozen=True)
+class ZeroRun:
+    """A run of zero counts read as a collection gap: its first and last interval, and for the note, the
+    longest zero run that was not flagged (in intervals)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    intervals: int
+    longest_other: int
+    step: pd.Timedelta
+
+    def describe(self) -> str:
+        other = self.longest_other * self.step
+        return (f"{self.intervals:,} intervals in a row with zero requests, from {self.start:%Y-%m-%d %H:%M} to "
+                f"{self.end:%Y-%m-%d %H:%M} ({_duration(self.intervals * self.step)}; the longest other zero run is "
+                f"{self.longest_other:,} interval{'s' if self.longest_other != 1 else ''}, {_duration(other)})")
+
+
+def _duration(span: pd.Timedelta) -> str:
+    hours = span / pd.Timedelta(hours=1)
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:g} h" if hours >= 1 else f"{hours * 60:g} min"
+
+
+def long_zero_runs(counts: pd.Series, rule: ZeroRunRule = ZeroRunRule()) -> list[ZeroRun]:
+    """Runs of exact zeros on the counts' own regular grid that the rule reads as collection gaps, in time order.
+
+    Runs sorted longest first are flagged down to the last one that is longer than max(k × the next run,
+    min_hours): so every flagged run beats the rule against the longest run left unflagged."""
+    values = counts.to_numpy(dtype=float)
+    if len(values) < 2:
+        return []
+    zero = np.concatenate([[False], values == 0, [False]])
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    starts, stops = edges[::2], edges[1::2]
+    if not len(starts):
+        return []
+    step = native_step(counts.index)
+    lengths = stops - starts
+    order = np.argsort(-lengths, kind="stable")
+    ranked = np.concatenate([lengths[order], [0]])
+    minimum = pd.Timedelta(hours=rule.min_hours) / step
+    flagged = [i for i in range(len(order)) if ranked[i] > max(rule.k * ranked[i + 1], minimum)]
+    if not flagged:
+        return []
+    cut = max(flagged) + 1
+    other = int(ranked[cut])
+    return [ZeroRun(start=counts.index[starts[j]], end=counts.index[stops[j] - 1], intervals=int(lengths[j]),
+                    longest_other=other, step=step) for j in sorted(order[:cut])]
+
+
+def treat_zero_runs(counts: pd.Series, extra: pd.DataFrame, runs: list[ZeroRun] | tuple[ZeroRun, ...], *,
+                    as_traffic: bool = False) -> tuple[pd.Series, pd.DataFrame, list[str]]:
+    """Counts (and the file's other columns) with the flagged zero runs made missing, unless ``as_traffic``;
+    and a note per run saying which was done."""
+    if not runs:
+        return counts, extra, []
+    if as_traffic:
+        return counts, extra, [f"{run.describe()}: kept as traffic (zeros), as chosen" for run in runs]
+    gap = np.zeros(len(counts), dtype=bool)
+    for run in runs:
+        gap |= (counts.index >= run.start) & (counts.index <= run.end)
+    notes = [f"{run.describe()}: that looks like a collection gap, so it is treated as missing" for run in runs]
+    masked_extra = extra.mask(pd.Series(gap, index=extra.index), axis=0) if len(extra.columns) else extra
+    return counts.mask(gap), masked_extra, notes
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from core.io import read_csv
 from core.io.timestamps import detect_time_column
 from core.ml.fingerprint import data_fingerprint
 from core.traffic import config
-from core.traffic.autoscale import Recommendation, ScalingParams, next_hour_recommendation
+from core.traffic.autoscale import Recommendation, ScalingParams, next_hour_recommendation, servers_text
 from core.traffic.backtest import (
     BacktestResult,
     ProgressFn,
@@ -43,6 +43,7 @@ from core.traffic.series import (
     BurstRule,
     TrafficSeries,
     TrafficSummary,
+    ZeroRun,
     available_frequencies,
     bytes_column,
     detect_bursts,
@@ -50,18 +51,24 @@ from core.traffic.series import (
     flag_columns,
     hour_weekday_table,
     load_counts,
+    local_time,
+    long_zero_runs,
     native_step,
     resample,
     status_columns,
     summary,
+    treat_zero_runs,
+    utc_offset,
 )
 
 __all__ = [
     "BacktestResult", "BacktestSettings", "ForwardForecast", "LoadedTraffic", "RawTraffic", "Recommendation",
     "ScalingParams", "ScalingStudy", "TrafficColumns", "TrafficOverview", "TrafficSeries", "backtest",
-    "backtest_settings", "bundled_traffic", "detect_columns", "forward", "forward_models", "forward_step_limit",
-    "load_traffic", "next_hour_steps", "overview", "policy_params", "priced_for", "raw_traffic",
-    "recommend_next_hour", "remember_backtest", "scaling_study", "test_days", "traffic_series",
+    "backtest_settings", "bundled_traffic", "detect_columns", "forecast_lead", "forward", "forward_models",
+    "forward_step_limit", "keep_zero_runs", "lead_text", "load_traffic", "local_time", "next_hour_steps", "overview",
+    "policy_params", "policy_params_as_text", "policy_params_from_text", "priced_for", "raw_traffic",
+    "recommend_next_hour", "remember_backtest", "scaling_study", "servers_text", "test_days", "traffic_series",
+    "utc_offset",
 ]
 
 
@@ -112,6 +119,8 @@ class LoadedTraffic:
     time_col: str
     value_col: str
     native_step: pd.Timedelta
+    zero_runs: tuple[ZeroRun, ...] = ()  # runs of zeros read as collection gaps (``core.traffic.series.ZeroRunRule``)
+    zero_runs_as_traffic: bool = False  # the user's override: keep them as zeros
 
     @property
     def frequencies(self) -> list[str]:
@@ -135,12 +144,24 @@ def load_traffic(frame: pd.DataFrame, *, name: str, time_col: str | None = None,
                          "intervals.", file=name)
     time, count = str(columns.time), str(value)
     return LoadedTraffic(counts=counts, extra=extra, notes=tuple(notes), name=name, time_col=time, value_col=count,
-                         fingerprint=f"{fingerprint or data_fingerprint(frame)}:{time}:{count}", native_step=step)
+                         fingerprint=f"{fingerprint or data_fingerprint(frame)}:{time}:{count}", native_step=step,
+                         zero_runs=tuple(long_zero_runs(counts, config.ZERO_RUN_RULE)))
+
+
+def keep_zero_runs(loaded: LoadedTraffic) -> LoadedTraffic:
+    """The same data with its long zero runs kept as traffic (the override); a fingerprint of its own, so
+    results computed either way are never mixed up."""
+    if loaded.zero_runs_as_traffic or not loaded.zero_runs:
+        return loaded
+    return replace(loaded, zero_runs_as_traffic=True, fingerprint=f"{loaded.fingerprint}:zero-runs-as-traffic")
 
 
 def traffic_series(loaded: LoadedTraffic, freq: str) -> TrafficSeries:
-    """The counts summed to ``freq`` ('5m' or a pandas rule); missing intervals stay missing."""
-    series = resample(loaded.counts, loaded.extra, freq, source=loaded.name, notes=list(loaded.notes),
+    """The counts summed to ``freq`` ('5m' or a pandas rule); missing intervals stay missing, and so do
+    long zero runs (suspected collection gaps) unless the data was given to ``keep_zero_runs``."""
+    counts, extra, gap_notes = treat_zero_runs(loaded.counts, loaded.extra, loaded.zero_runs,
+                                               as_traffic=loaded.zero_runs_as_traffic)
+    series = resample(counts, extra, freq, source=loaded.name, notes=[*loaded.notes, *gap_notes],
                       native=loaded.native_step)
     if series.y.notna().sum() < MIN_ROWS:
         raise InputError(f"fewer than {MIN_ROWS} intervals with data at {freq}.", file=loaded.name)
@@ -275,8 +296,9 @@ class ForwardForecast:
 
     @cached_property
     def table(self) -> pd.DataFrame:
-        """The shown and downloaded table: timestamp, forecast, quantiles."""
-        return self.frame.reset_index().rename(columns={"y_pred": "forecast"})
+        """The shown and downloaded table: timestamp, point forecast, and a column per quantile (q10, q90, ...)."""
+        names = {c: f"q{100 * float(c[1:]):g}" for c in self.frame.columns if c.startswith("q")}
+        return self.frame.reset_index().rename(columns={"y_pred": "point forecast", **names})
 
 
 def forward_models(models: Sequence[str]) -> tuple[str, ...]:
@@ -320,18 +342,57 @@ def policy_params(base: ScalingParams | None = None, changes: Mapping[str, Any] 
     return params
 
 
+def policy_params_from_text(texts: Mapping[str, str]) -> ScalingParams:
+    """The scenario with parameters given as text (a shared link's query string), validated."""
+    changes: dict[str, Any] = {}
+    for name, text in texts.items():
+        try:
+            changes[name] = float(text)
+        except ValueError:
+            raise InputError(f"{name} '{text}' is not a number") from None
+    return policy_params(changes=changes)
+
+
+def policy_params_as_text(params: ScalingParams) -> dict[str, str | None]:
+    """Each parameter a user can set, as text that reads back exactly, or None where it is the scenario's."""
+    out: dict[str, str | None] = {}
+    for name in config.PARAM_FIELDS:
+        value = getattr(params, name)
+        if value == getattr(config.SCENARIO, name):
+            out[name] = None
+        elif isinstance(value, int):
+            out[name] = str(value)
+        else:
+            out[name] = f"{value:g}" if float(f"{value:g}") == value else repr(float(value))
+    return out
+
+
 def priced_for(params: ScalingParams, series: TrafficSeries) -> ScalingParams:
     """``params`` priced at the series' interval length."""
     return replace(params, interval_minutes=series.step / pd.Timedelta("1min"))
 
 
-def scaling_study(result: BacktestResult, params: ScalingParams, *, quantile: float | None = None) -> ScalingStudy:
+def forecast_lead(params: ScalingParams) -> int:
+    """Intervals ahead the predictive policy reads its forecasts: the boot delay, at least one."""
+    return max(1, params.boot_delay)
+
+
+def lead_text(intervals: int, params: ScalingParams) -> str:
+    """'3 intervals (15 min)', '1 interval (60 min)'."""
+    return f"{intervals} interval{'s' if intervals != 1 else ''} ({intervals * params.interval_minutes:g} min)"
+
+
+def scaling_study(result: BacktestResult, params: ScalingParams, *, quantile: float | None = None,
+                  like: ScalingStudy | None = None) -> ScalingStudy:
     """Replay every policy on the backtest's test window (forecasts issued ``boot_delay`` ahead) at
-    ``quantile`` (default: the newsvendor quantile), with the cost vs overload frontier."""
-    if max(1, params.boot_delay) > result.calibrated.horizon:
-        raise InputError(f"the backtest kept forecasts {result.calibrated.horizon} interval(s) ahead; a boot delay of "
-                         f"{params.boot_delay} needs them {params.boot_delay} ahead: run it again")
-    return _scaling_study(result, params, quantile=quantile, quantiles=config.QUANTILE_OPTIONS)
+    ``quantile`` (default: the cheapest that meets the SLO), with the cost vs overload frontier; ``like``, a
+    study of the same backtest and parameters at another quantile, lends its frontier and oracle."""
+    lead = forecast_lead(params)
+    if lead > result.calibrated.horizon:
+        raise InputError(f"the backtest kept forecasts {lead_text(result.calibrated.horizon, params)} ahead; a "
+                         f"{params.boot_minutes:g}-minute boot needs forecasts {lead_text(lead, params)} ahead: "
+                         "run it again")
+    return _scaling_study(result, params, quantile=quantile, quantiles=config.QUANTILE_OPTIONS, like=like)
 
 
 def recommend_next_hour(forecast: ForwardForecast, current_servers: int | None, params: ScalingParams,

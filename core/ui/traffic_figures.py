@@ -177,7 +177,8 @@ def leaderboard_bar(board: pd.DataFrame, metric: str = "rmse") -> go.Figure:
     return fig
 
 
-def load_vs_capacity(load: pd.Series, serving: Mapping[str, pd.Series], capacity_per_server: float) -> go.Figure:
+def load_vs_capacity(load: pd.Series, serving: Mapping[str, pd.Series], capacity_per_server: float, *,
+                     unit: str = "requests per interval") -> go.Figure:
     """One panel per policy: load and capacity (= serving servers × capacity per server) as a step line."""
     policies = list(serving)
     fig = make_subplots(rows=max(len(policies), 1), cols=1, shared_xaxes=True, subplot_titles=policies,
@@ -189,6 +190,7 @@ def load_vs_capacity(load: pd.Series, serving: Mapping[str, pd.Series], capacity
         fig.add_trace(go.Scatter(x=_x(capacity.index), y=capacity.to_numpy(), mode="lines", name=f"{policy} capacity",
                                  line={"shape": "hv", "color": POLICY_COLOURS.get(policy, _colour(row)), "width": 1.4}),
                       row=row, col=1)
+    fig.update_yaxes(title_text=unit, row=(len(policies) + 1) // 2, col=1)
     fig.update_layout(title="Load vs capacity per policy", height=max(300, 190 * len(policies)),
                       legend={"orientation": "h", "y": -0.08}, hovermode="x unified")
     return fig
@@ -203,6 +205,11 @@ def cost_bars(summary: pd.DataFrame) -> go.Figure:
     for policy in policies:
         row = summary.loc[policy]
         parts = []
+        # Only a policy that meets the SLO and whose run is fair is compared (its savings are not bought with overloads).
+        if row.get("problem", ""):
+            parts.append("not ranked")
+        elif not row.get("meets_slo", True):
+            parts.append("misses the SLO")
         if policy != "reactive" and np.isfinite(row.get("savings_vs_reactive_pct", np.nan)):
             parts.append(f"{row['savings_vs_reactive_pct']:+.0f}% vs reactive")
         if policy != "oracle" and np.isfinite(row.get("cost_vs_oracle", np.nan)):
@@ -214,8 +221,9 @@ def cost_bars(summary: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def quantile_frontier(frontier: pd.DataFrame, chosen: float | None = None) -> go.Figure:
-    """Cost vs % overloaded intervals of the predictive policy across forecast quantiles; the chosen one marked."""
+def quantile_frontier(frontier: pd.DataFrame, chosen: float | None = None, *, slo: float | None = None) -> go.Figure:
+    """Cost vs % overloaded intervals of the predictive policy across forecast quantiles; the chosen one and the
+    SLO (a vertical line: quantiles left of it meet it) marked."""
     labels = [f"q{100 * q:g}" for q in frontier["quantile"]]
     fig = go.Figure(go.Scatter(x=frontier["overloaded_pct"], y=frontier["cost_total"], mode="lines+markers+text",
                                text=labels, textposition="top right", name="predictive by quantile",
@@ -226,6 +234,9 @@ def quantile_frontier(frontier: pd.DataFrame, chosen: float | None = None) -> go
             fig.add_trace(go.Scatter(x=hit["overloaded_pct"], y=hit["cost_total"], mode="markers",
                                      name=f"chosen q{100 * chosen:g}",
                                      marker={"symbol": "star", "size": 16, "color": "#ff7f0e"}))
+    if slo is not None:
+        fig.add_vline(x=slo, line={"dash": "dash", "color": "#d62728", "width": 1},
+                      annotation_text=f"SLO ≤ {slo:g}%", annotation_position="top")
     fig.update_layout(title="Cost vs overload across forecast quantiles", xaxis_title="% of intervals overloaded",
                       yaxis_title="total cost ($)")
     return fig

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Hashable
-from dataclasses import asdict
-from typing import Any, TypeVar
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -33,17 +34,23 @@ from core.traffic.service import (
     TrafficColumns,
     TrafficOverview,
     TrafficSeries,
+    local_time,
+    servers_text,
+    utc_offset,
 )
+from core.ui.format import column_formats
 from core.ui.resources import app_settings
 from core.ui.result_store import ResultStore, result_store
 from core.ui.upload import csv_upload
 
 T = TypeVar("T")
-_DATA_KEYS = ("traffic_time_col", "traffic_value_col", "traffic_freq", "traffic_test_start", "traffic_quantile")
-LEADERBOARD_FORMATS = {"MAE": "%.1f", "RMSE": "%.1f", "sMAPE %": "%.1f", "MASE": "%.3f", "80% coverage": "percent",
-                       "ensemble weight": "%.2f"}
+_DATA_KEYS = ("traffic_time_col", "traffic_value_col", "traffic_freq", "traffic_test_start", "traffic_quantile",
+              "traffic_zero_runs_as_traffic")
+# Every percentage on the page is shown the same way (one decimal, or two where an SLO of 1% is compared).
+LEADERBOARD_FORMATS = {"MAE": "%.1f", "RMSE": "%.1f", "sMAPE": "%.1f%%", "MASE": "%.3f", "80% coverage": "%.1f%%"}
 POLICY_FORMATS = {"total cost $": "dollar", "server cost $": "dollar", "penalty $": "dollar", "server-hours": "%.1f",
-                  "over-provisioned server-hours": "%.1f", "savings vs reactive %": "%.1f", "cost / oracle": "%.3f×"}
+                  "over-provisioned server-hours": "%.1f", "intervals overloaded": "%.2f%%",
+                  "requests dropped": "%.2f%%", "scaling actions": "%d"}
 
 
 def _store(name: str) -> ResultStore[Any]:
@@ -59,6 +66,34 @@ def _shown(call: Callable[[], T]) -> T | None:
     except HeadroomError as exc:
         st.error(exc.message)
         return None
+
+
+@dataclass(frozen=True)
+class _Kept(Generic[T]):
+    """A result in a shared store: when it was computed, and a token naming the run that computed it
+    (a session remembers its own tokens, so it can tell a result it computed from one it found)."""
+
+    value: T
+    computed_at: dt.datetime
+    token: str
+
+
+def _keep(value: T) -> _Kept[T]:
+    kept = _Kept(value, dt.datetime.now().astimezone(), uuid.uuid4().hex)
+    st.session_state.setdefault("traffic_computed_here", set()).add(kept.token)
+    return kept
+
+
+def _rerun_asked(kept: _Kept[Any], what: str, key: str, label: str) -> bool:
+    """Say when ``kept`` came from the shared cache (another session computed it), and offer to compute it
+    again; True when that was asked for."""
+    asked = bool(st.button(label, key=key, icon=":material/refresh:"))
+    if not asked and kept.token not in st.session_state.get("traffic_computed_here", set()):
+        at = kept.computed_at
+        day = "" if at.date() == dt.datetime.now().astimezone().date() else f" on {at:%a} {at.day} {at:%b}"
+        st.caption(f":material/cached: {what} from the shared cache, computed at {at:%H:%M}{day} (server time) "
+                   "for these data and settings, maybe by another visitor. Re-run it to compute it afresh.")
+    return asked
 
 
 def _progress_bar(label: str) -> tuple[Any, Callable[[float, str], None]]:
@@ -144,9 +179,24 @@ def load_traffic(raw: RawTraffic, columns: TrafficColumns) -> LoadedTraffic | No
 def granularity(loaded: LoadedTraffic) -> str:
     """A radio of the granularities the data allows (never finer than the file)."""
     options = loaded.frequencies
-    if st.session_state.get("traffic_freq") not in options:
-        st.session_state["traffic_freq"] = config.DEFAULTS.freq if config.DEFAULTS.freq in options else options[0]
-    return str(st.radio("Granularity", options, horizontal=True, key="traffic_freq", help=config.HELP["freq"]))
+    if "traffic_freq" in st.session_state and st.session_state["traffic_freq"] not in options:
+        st.session_state.pop("traffic_freq")
+    default = options.index(config.DEFAULTS.freq) if config.DEFAULTS.freq in options else 0
+    # Bound to the address (?traffic_freq=1h): a refresh or a shared link keeps it.
+    return str(st.radio("Granularity", options, index=default, horizontal=True, key="traffic_freq",
+                        help=config.HELP["freq"], bind="query-params"))
+
+
+def zero_runs(loaded: LoadedTraffic) -> LoadedTraffic:
+    """When the data has runs of zeros read as collection gaps: say so, and offer to keep them as traffic."""
+    if not loaded.zero_runs:
+        return loaded
+    keep = st.checkbox("Treat long zero runs as traffic", key="traffic_zero_runs_as_traffic",
+                       help=config.HELP["zero_runs"])
+    what = "kept as traffic (zeros), as you chose" if keep else "treated as missing (a suspected collection gap)"
+    for run in loaded.zero_runs:
+        st.warning(f"{run.describe()}: {what}. Rule: {config.ZERO_RUN_RULE.describe()}.", icon=":material/warning:")
+    return service.keep_zero_runs(loaded) if keep else loaded
 
 
 @st.cache_data(show_spinner="Resampling…", max_entries=16)
@@ -175,11 +225,12 @@ def overview_metrics(ov: TrafficOverview, freq: str) -> None:
     stats, unit = ov.stats, f"requests per {freq}"
     cols = st.columns(4)
     cols[0].metric("Mean per interval", f"{stats.mean:,.1f}")
-    cols[1].metric("Peak per interval", f"{stats.peak:,.0f}", help=f"at {stats.peak_at}")
+    cols[1].metric("Peak per interval", f"{stats.peak:,.0f}", help=f"at {local_time(stats.peak_at)}")
     cols[2].metric("p95 per interval", f"{stats.p95:,.0f}")
     cols[3].metric("Busiest hour", f"{stats.busiest_hour:02d}:00",
                    help=f"mean {stats.busiest_hour_mean:,.1f} {unit} at that hour of day (local time)")
-    st.caption(f"{stats.intervals:,} intervals of {freq} from {stats.start} to {stats.end}; "
+    st.caption(f"{stats.intervals:,} intervals of {freq} from {local_time(stats.start, zone=False)} to "
+               f"{local_time(stats.end)}; "
                f"{stats.missing_intervals:,} with no data (shaded as outages), "
                f"{stats.partial_intervals:,} partial (only some of their data present: the sum undercounts).")
 
@@ -216,13 +267,14 @@ def backtest_settings(series: TrafficSeries) -> BacktestSettings | None:
 def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, extra_steps: int, *,
              key: str = "traffic_run") -> BacktestResult | None:
     """The stored backtest for these settings, or a Run button that trains once (with progress) and stores it."""
-    store: ResultStore[BacktestResult] = _store("traffic-backtests")
+    store: ResultStore[_Kept[BacktestResult]] = _store("traffic-backtests")
     base = (fingerprint, series.freq, str(chosen.test_start), chosen.horizon, chosen.models)
     need = max(chosen.horizon, extra_steps)
     found = store.find(base, need)
     if found is not None:
-        return found
-    if not st.button("Run backtest", type="primary", key=key, icon=":material/play_arrow:"):
+        if not _rerun_asked(found, "Backtest", "traffic_rerun", "Re-run backtest"):
+            return found.value
+    elif not st.button("Run backtest", type="primary", key=key, icon=":material/play_arrow:"):
         st.info("Pick the settings and click **Run backtest**: models train only when you ask.")
         return None
     status, progress = _progress_bar("Training and backtesting…")
@@ -234,18 +286,33 @@ def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, 
         st.error(exc.message)
         return None
     status.update(label=f"Backtest done in {time.perf_counter() - started:.1f} s", state="complete", expanded=False)
-    store.put(base, result, need)
+    kept = store.put(base, _keep(result), need)
     service.remember_backtest(app_settings(), result)
+    if found is None:  # first run: offer the re-run from now on (after a re-run its button is drawn already)
+        _rerun_asked(kept, "Backtest", "traffic_rerun", "Re-run backtest")
     return result
 
 
 def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
-    """Readable leaderboard: baselines marked in the model name."""
+    """Readable leaderboard: baselines marked in the model name, coverage in percent, a dash for the ensemble
+    weight of a model that is not a member (the download keeps the raw numbers)."""
     baseline = board["baseline"].astype(bool)
-    out = board.assign(model=board["model"].where(~baseline, board["model"] + " (baseline)"))
+    weights = board["ensemble_weight"].map(lambda w: "–" if pd.isna(w) else f"{w:.2f}")
+    out = board.assign(model=board["model"].where(~baseline, board["model"] + " (baseline)"),
+                       coverage=100.0 * board["coverage"], ensemble_weight=weights)
     return out.drop(columns="baseline").rename(columns={
-        "mae": "MAE", "rmse": "RMSE", "smape": "sMAPE %", "mase": "MASE", "coverage": "80% coverage",
+        "mae": "MAE", "rmse": "RMSE", "smape": "sMAPE", "mase": "MASE", "coverage": f"{config.DEFAULTS.interval:.0%} coverage",
         "ensemble_weight": "ensemble weight", "n": "intervals"})
+
+
+def time_table(frame: pd.DataFrame, formats: dict[str, str] | None = None, default: str = "%.1f") -> None:
+    """A table whose ``timestamp`` column reads as local time ("Fri 1 Sep 1995, 00:00"), its UTC offset in the
+    header; downloads keep ISO timestamps."""
+    column_config = column_formats(frame, formats, default)
+    zone = utc_offset(frame["timestamp"].iloc[0]) if len(frame) else ""
+    column_config["timestamp"] = st.column_config.DatetimeColumn(f"local time ({zone})" if zone else "local time",
+                                                                 format="ddd D MMM YYYY, HH:mm")
+    st.dataframe(frame, hide_index=True, column_config=column_config)
 
 
 def chart_models(result: BacktestResult) -> list[str]:
@@ -275,12 +342,13 @@ def forward(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings | 
             label: str = "Forecast forward") -> ForwardForecast | None:
     """A stored forward forecast covering ``steps`` intervals (by the backtest's models), or a button that makes one."""
     models = service.forward_models(chosen.models if chosen else ())
-    store: ResultStore[ForwardForecast] = _store("traffic-forwards")
+    store: ResultStore[_Kept[ForwardForecast]] = _store("traffic-forwards")
     base = (fingerprint, series.freq, models)
     found = store.find(base, steps)
     if found is not None:
-        return found.first(steps)
-    if not st.button(label, key=key, icon=":material/query_stats:"):
+        if not _rerun_asked(found, "Forward forecast", f"{key}_rerun", "Re-run forecast"):
+            return found.value.first(steps)
+    elif not st.button(label, key=key, icon=":material/query_stats:"):
         return None
     status, progress = _progress_bar("Training on all the data and forecasting forward…")
     try:
@@ -290,18 +358,49 @@ def forward(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings | 
         st.error(exc.message)
         return None
     status.update(label="Forward forecast done", state="complete", expanded=False)
-    return store.put(base, result, steps)
+    kept = store.put(base, _keep(result), steps)
+    if found is None:
+        _rerun_asked(kept, "Forward forecast", f"{key}_rerun", "Re-run forecast")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------- autoscaling
+def _params_from_link() -> ScalingParams:
+    """The scenario with the parameters a shared link carries (``?capacity_rps=0.5&boot_minutes=15``)."""
+    given = {name: str(st.query_params[name]) for name in config.PARAM_FIELDS if name in st.query_params}
+    if not given:
+        return config.SCENARIO
+    try:
+        return service.policy_params_from_text(given)
+    except HeadroomError as exc:
+        st.error(f"The link's autoscaling parameters were not applied: {exc.message}")
+        return config.SCENARIO
+
+
 def _params_from_state() -> ScalingParams:
     stored = st.session_state.get("traffic_params")
-    return ScalingParams(**stored) if stored else config.SCENARIO
+    if stored is None:
+        params = _params_from_link()
+        st.session_state["traffic_params"] = asdict(params)
+        return params
+    return ScalingParams(**stored)
+
+
+def _link_params(params: ScalingParams) -> None:
+    """Keep the applied parameters that differ from the scenario in the address, so a refresh keeps them and
+    the view can be shared as a link."""
+    for name, text in service.policy_params_as_text(params).items():
+        if text is None:
+            st.query_params.pop(name, None)
+        elif st.query_params.get(name) != text:
+            st.query_params[name] = text
 
 
 def scaling_params(series: TrafficSeries) -> ScalingParams:
-    """The committed policy parameters, priced at the series' interval length."""
-    return service.priced_for(_params_from_state(), series)
+    """The applied policy parameters (from this session, else from the link), priced at the series' interval."""
+    params = _params_from_state()
+    _link_params(params)
+    return service.priced_for(params, series)
 
 
 def _commit_params() -> None:
@@ -317,55 +416,101 @@ def _commit_params() -> None:
     st.session_state["traffic_params"] = asdict(params)
 
 
+def tabs() -> Sequence[Any]:
+    """Overview, Forecast, Autoscaling; the open one is kept in the address (?traffic_tab=Autoscaling)."""
+    return st.tabs(list(config.TABS), key="traffic_tab", bind="query-params")
+
+
 def policy_form(params: ScalingParams) -> None:
-    """The policy parameters in one form; applied together on submit."""
+    """The policy parameters in one form, applied together on submit; below it, what the per-second
+    capacity and the boot in minutes are in this granularity's intervals."""
     with st.form("traffic_policy_form"):
         columns = st.columns(5)
         for i, (name, (label, help_text)) in enumerate(config.PARAM_FIELDS.items()):
             value = getattr(params, name)
-            is_int = isinstance(getattr(config.SCENARIO, name), int)
-            step = 1 if is_int else (0.001 if value < 0.01 else 0.01 if value < 1 else 1.0)
-            columns[i % 5].number_input(label, value=value, step=step, min_value=0 if is_int else 0.0,
-                                        format=None if is_int else ("%.4f" if value < 0.01 else "%.2f"),
-                                        key=f"traffic_p_{name}", help=help_text)
+            if isinstance(getattr(config.SCENARIO, name), int):
+                columns[i % 5].number_input(label, value=value, step=1, min_value=0, key=f"traffic_p_{name}",
+                                            help=help_text)
+            else:
+                fmt, step = config.PARAM_INPUTS[name]
+                columns[i % 5].number_input(label, value=float(value), step=step, min_value=0.0, format=fmt,
+                                            key=f"traffic_p_{name}", help=help_text)
         st.form_submit_button("Apply parameters", on_click=_commit_params)
+    st.caption(f"At this granularity: {params.describe_units()}.")
     if "traffic_params_error" in st.session_state:
         st.error(f"Parameters not applied: {st.session_state['traffic_params_error']}")
 
 
-def _study(result: BacktestResult, params: ScalingParams, quantile: float | None) -> ScalingStudy:
+def slo(params: ScalingParams) -> ScalingParams:
+    """The SLO control (share of intervals overloaded); ``params`` with it applied."""
+    value = st.columns([1, 2])[0].number_input(
+        "SLO: the most intervals you accept overloaded (%)", min_value=0.0, max_value=100.0,
+        value=float(config.SCENARIO.slo_overload_pct), step=0.5, format="%.1f", key="traffic_slo",
+        help=config.HELP["slo"], bind="query-params")
+    return replace(params, slo_overload_pct=float(value))
+
+
+def _study(result: BacktestResult, params: ScalingParams, quantile: float | None,
+           like: ScalingStudy | None = None) -> ScalingStudy:
     store: ResultStore[ScalingStudy] = _store("traffic-studies")
     key: Hashable = (result.run_id, params, quantile)
     found = store.find(key)
-    return found if found is not None else store.put(key, service.scaling_study(result, params, quantile=quantile))
+    return found if found is not None else store.put(key, service.scaling_study(result, params, quantile=quantile,
+                                                                                like=like))
+
+
+def _q(quantile: float) -> str:
+    return f"q{100 * quantile:.3g}"
 
 
 def study(result: BacktestResult, params: ScalingParams) -> ScalingStudy | None:
-    """Every policy replayed; the quantile selector defaults to the frontier's cost-optimal quantile."""
+    """Every policy replayed; the quantile selector defaults to the cheapest quantile that meets the SLO."""
     first = _shown(lambda: _study(result, params, None))
     if first is None:
         return None
-    options = list(config.QUANTILE_OPTIONS)
+    options = [config.AUTO_QUANTILE, *(f"{100 * q:g}" for q in config.QUANTILE_OPTIONS)]
     if st.session_state.get("traffic_quantile") not in options:
-        st.session_state["traffic_quantile"] = min(options, key=lambda q: abs(q - first.best_quantile))
-    quantile = st.select_slider("Forecast quantile the predictive policy provisions for", options,
-                                key="traffic_quantile", format_func=lambda q: f"{q:.1%}".replace(".0%", "%"),
-                                help=config.HELP["quantile"])
-    st.caption(f"Cost-optimal quantile on this window: {first.best_quantile:.1%}; cheapest that overloads no more "
-               f"often than reactive ({first.reactive_overloaded_pct:.1f}% of intervals): {first.safe_quantile:.1%}; "
-               f"price-only (newsvendor) quantile: {first.quantile:.1%}. Forecasts by the {first.model}, issued "
-               f"{max(1, params.boot_delay)} interval(s) ahead.")
-    if abs(first.quantile - quantile) < 1e-12:
+        st.session_state.pop("traffic_quantile", None)
+    auto = (f"auto: {_q(first.slo_quantile)}, the cheapest that meets the SLO" if first.frontier_meets_slo
+            else f"auto: {_q(first.slo_quantile)}, the least overloaded (no quantile meets the SLO)")
+    choice = st.selectbox("Forecast quantile the predictive policy provisions for", options, key="traffic_quantile",
+                          format_func=lambda o: auto if o == config.AUTO_QUANTILE else f"q{o}",
+                          help=config.HELP["quantile"], bind="query-params")
+    best = first.frontier.set_index("quantile").loc[first.best_quantile]
+    st.caption(f"Cheapest quantile that meets the SLO on this window: {_q(first.slo_quantile)}"
+               + ("" if first.frontier_meets_slo else " (none does: the least overloaded)")
+               + f"; cheapest ignoring the SLO: {_q(first.best_quantile)} ({best['overloaded_pct']:.1f}% of intervals "
+               f"overloaded); price-only (newsvendor) quantile: {_q(first.newsvendor)}. Picked on this same window, in "
+               f"hindsight, like the oracle. Forecasts by the {first.model}, issued "
+               f"{service.lead_text(service.forecast_lead(params), params)} ahead.")
+    if choice == config.AUTO_QUANTILE or abs(float(choice) / 100 - first.quantile) < 1e-12:
         return first
-    return _shown(lambda: _study(result, params, float(quantile)))
+    return _shown(lambda: _study(result, params, float(choice) / 100, like=first))
 
 
 def policy_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The policies side by side, what decides first: the SLO, the cost and what it is compared with."""
+    first = ["meets_slo", "cost_total", "overloaded_pct", "dropped_pct", "savings_vs_reactive_pct", "cost_vs_oracle"]
+    summary = summary[first + [c for c in summary.columns if c not in first]].assign(
+        # A policy that is not ranked has no comparison: a dash, not "None".
+        savings_vs_reactive_pct=summary["savings_vs_reactive_pct"].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}%"),
+        cost_vs_oracle=summary["cost_vs_oracle"].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}×"))
     return summary.reset_index().rename(columns={
         "cost_total": "total cost $", "cost_servers": "server cost $", "cost_penalty": "penalty $",
-        "server_hours": "server-hours", "overloaded_pct": "% intervals overloaded", "dropped_pct": "% requests dropped",
+        "server_hours": "server-hours", "overloaded_pct": "intervals overloaded", "dropped_pct": "requests dropped",
         "overprovisioned_server_hours": "over-provisioned server-hours", "scaling_actions": "scaling actions",
-        "savings_vs_reactive_pct": "savings vs reactive %", "cost_vs_oracle": "cost / oracle"})
+        "savings_vs_reactive_pct": "savings vs reactive", "cost_vs_oracle": "cost / oracle", "meets_slo": "meets SLO",
+        "problem": "not ranked because"})
+
+
+def policy_verdicts(plan: ScalingStudy) -> None:
+    """The headline (the cheapest policy that meets the SLO), a warning per policy that misses it or
+    whose run says nothing, and why predictive + reactive follows reactive when it does."""
+    st.markdown(plan.headline)
+    for warning in plan.warnings:
+        st.warning(warning, icon=":material/warning:")
+    if plan.combined_note:
+        st.info(plan.combined_note, icon=":material/info:")
 
 
 def recommendation(ahead: ForwardForecast, current_servers: int, params: ScalingParams,
@@ -374,14 +519,21 @@ def recommendation(ahead: ForwardForecast, current_servers: int, params: Scaling
 
 
 def recommendation_metrics(rec: Recommendation, current_servers: int) -> None:
-    cols = st.columns(3)
-    cols[0].metric("Servers now (you run)", f"{rec.servers_now} ({current_servers})")
-    cols[1].metric("Servers at the peak", rec.peak_servers)
-    cols[2].metric("Act by", f"{rec.order_at:%H:%M}", help=f"{rec.order_at:%Y-%m-%d %H:%M}, local time")
-    st.markdown(f"{rec.reason} The current fleet is the predictive policy's last one in the replay.")
+    """What you run, what the next interval and the peak need, when to act, and why."""
+    first = rec.schedule["timestamp"].iloc[0]
+    cols = st.columns(4)
+    cols[0].metric("You run now", servers_text(current_servers),
+                   help="The predictive policy's fleet at the end of the replayed window, taken as what you run.")
+    cols[1].metric("Needed now", servers_text(rec.servers_now), help=f"For the interval from {local_time(first)}.")
+    cols[2].metric("Needed at the peak", servers_text(rec.peak_servers), help="The most the next hour needs.")
+    act = "no action" if rec.action == "hold" else "now" if rec.order_at <= first else f"{rec.order_at:%H:%M}"
+    cols[3].metric("Act by", act, help=f"{local_time(rec.order_at)}, the data's local time." if rec.action != "hold"
+                   else "The fleet you run covers the next hour.")
+    st.markdown(rec.reason)
 
 
 __all__ = ["LEADERBOARD_FORMATS", "POLICY_FORMATS", "backtest", "backtest_settings", "burst_caption", "chart_models",
            "column_picker", "data_source", "forward", "forward_steps", "granularity", "leaderboard_table",
            "load_traffic", "overview", "overview_metrics", "policy_form", "policy_table", "recommendation",
-           "recommendation_metrics", "scaling_params", "study", "traffic_series"]
+           "policy_verdicts", "recommendation_metrics", "scaling_params", "slo", "study", "tabs", "time_table", "traffic_series",
+           "zero_runs"]

@@ -74,7 +74,7 @@ def test_oracle_drops_only_what_a_server_would_cost_more_to_serve(seed: int):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_oracle_is_the_cheapest_policy_and_drops_only_small_excesses(seed: int):
     load = _wavy(seed)
-    params = ScalingParams()
+    params = ScalingParams(slo_overload_pct=100)  # no SLO: the oracle is the cheapest of any path
     rng = np.random.default_rng(seed + 10)
     for forecast in (load * rng.uniform(0.9, 1.3, len(load)), load * 0.97, load.shift(1).bfill()):
         table = replay_all(load, forecast, params).summary_table()
@@ -101,7 +101,7 @@ def test_predictive_with_a_perfect_forecast_equals_the_oracle_when_servers_boot_
     # Without a boot delay no decision ties one interval to the next, so sizing each interval
     # for its own (perfectly forecast) load is the optimum the oracle plans.
     load = _wavy(3)
-    params = ScalingParams(boot_delay=0)
+    params = ScalingParams(boot_minutes=0, slo_overload_pct=100)
     predictive = replay(load, load.copy(), params, "predictive")
     oracle = replay(load, None, params, "oracle")
     pd.testing.assert_series_equal(predictive.serving, oracle.serving)
@@ -110,7 +110,7 @@ def test_predictive_with_a_perfect_forecast_equals_the_oracle_when_servers_boot_
 
 def test_predictive_with_a_perfect_forecast_comes_within_a_few_percent_of_the_oracle():
     load = _wavy(3)
-    params = ScalingParams()
+    params = ScalingParams(slo_overload_pct=100)
     predictive = replay(load, load.copy(), params, "predictive").summary["cost_total"]
     oracle = replay(load, None, params, "oracle")
     # Predictive sizes each interval greedily; the oracle plans the whole window.
@@ -179,7 +179,7 @@ def test_constant_load_does_not_oscillate():
 
 
 def test_scale_in_waits_for_the_stabilisation_window():
-    params = ScalingParams(initial_servers=10, scale_in_window=6)
+    params = ScalingParams(initial_servers=10, scale_in_minutes=30)
     run = replay(_series([350] * 5 + [100] * 20), None, params, "reactive")
     # The drop at 5 is seen at 6 (recommendation 3); six low recommendations in a row first happen at 11.
     assert (run.actions.iloc[:11] == "hold").all()
@@ -189,8 +189,8 @@ def test_scale_in_waits_for_the_stabilisation_window():
 
 def test_cooldown_spaces_reactive_actions():
     load = _series([100] * 3 + [400] * 3 + [1000] * 10)
-    fast = replay(load, None, ScalingParams(initial_servers=3, boot_delay=0, cooldown=0), "reactive")
-    slow = replay(load, None, ScalingParams(initial_servers=3, boot_delay=0, cooldown=5), "reactive")
+    fast = replay(load, None, ScalingParams(initial_servers=3, boot_minutes=0, cooldown_minutes=0), "reactive")
+    slow = replay(load, None, ScalingParams(initial_servers=3, boot_minutes=0, cooldown_minutes=25), "reactive")
     acted = np.flatnonzero(slow.actions != "hold")
     assert len(acted) >= 2 and np.diff(acted).min() >= 5
     assert np.diff(np.flatnonzero(fast.actions != "hold")).min() < 5
@@ -228,16 +228,16 @@ def test_missing_load_counts_no_demand_but_servers_are_still_paid():
 
 
 def test_missing_forecast_holds_the_previous_level():
-    params = ScalingParams(initial_servers=2, boot_delay=0)
+    params = ScalingParams(initial_servers=2, boot_minutes=0)
     load = _series([100, 300, 300, 300])
     run = replay(load, _series([100, 300, np.nan, np.nan]), params, "predictive")
     assert list(run.serving) == [2, 6, 6, 6]
 
 
 @pytest.mark.parametrize(("changes", "word"), [
-    ({"capacity_per_server": 0}, "capacity"),
+    ({"capacity_rps": 0}, "capacity"),
     ({"min_servers": 5, "max_servers": 2}, "max servers"),
-    ({"boot_delay": -1}, "boot delay"),
+    ({"boot_minutes": -1}, "boot delay"),
     ({"target_utilisation": 1.5}, "target utilisation"),
     ({"tolerance": -0.1}, "tolerance"),
     ({"static_servers": 500}, "static servers"),
@@ -296,18 +296,19 @@ def test_next_hour_recommendation_sizes_the_peak_and_orders_a_boot_delay_ahead()
     rec = next_hour_recommendation(forward, 14, ScalingParams(), "q0.9")
     assert rec.peak_servers == 17 and rec.servers_now == 8
     assert rec.order_at == pd.Timestamp("2024-03-04 14:25", tz="UTC")  # peak at 14:35 minus 2 x 5 min
-    assert len(rec.schedule) == 12 and list(rec.schedule.columns) == ["timestamp", "forecast", "servers"]
-    assert "812" in rec.reason and "q90" in rec.reason and "boot in 2 intervals (10 min)" in rec.reason
-    assert "order 3 more by 14:25" in rec.reason
+    assert len(rec.schedule) == 12
+    assert list(rec.schedule.columns) == ["timestamp", "point forecast", "q90 provisioned for", "servers"]
+    assert "812 requests" in rec.reason and "q90" in rec.reason and "a 10-minute boot" in rec.reason
+    assert "order 3 more by 14:25" in rec.reason and rec.action == "order"
     hold = next_hour_recommendation(forward, 17, ScalingParams(), "q0.9")
-    assert "hold" in hold.reason and "boot" in hold.reason
+    assert "hold" in hold.reason and "boot" in hold.reason and hold.action == "hold"
 
 
 def test_exact_optimum_matches_brute_force_and_the_oracle_replays_it():
     import itertools
 
     boot = 2
-    params = ScalingParams(boot_delay=boot)
+    params = ScalingParams(boot_minutes=5 * boot, slo_overload_pct=100)
     load = _series([60, 140, 45, 150, 30, 30, 30, 120])
     start = int(required_servers(load.iloc[:1], params)[0])  # every policy starts there
     demand = load.to_numpy()
@@ -326,3 +327,154 @@ def test_exact_optimum_matches_brute_force_and_the_oracle_replays_it():
         wavy = _wavy(seed)
         oracle = replay(wavy, None, params, "oracle").summary["cost_total"]
         assert oracle == pytest.approx(exact_optimum_cost(wavy, params))
+
+
+# ---------------------------------------------------------------------------------------------- units
+
+
+def test_capacity_is_per_second_and_boot_delay_in_minutes_at_any_granularity():
+    from dataclasses import replace
+
+    five = ScalingParams(capacity_rps=0.5, boot_minutes=10, scale_in_minutes=30, interval_minutes=5)
+    hour = replace(five, interval_minutes=60)
+    assert five.capacity_per_server == pytest.approx(150) and hour.capacity_per_server == pytest.approx(1800)
+    assert (five.boot_delay, hour.boot_delay) == (2, 1)  # rounded up to whole intervals
+    assert (five.scale_in_window, hour.scale_in_window) == (6, 1)
+    # The issue's scenario at 5 minutes is unchanged: 50 requests per interval, a 2-interval boot.
+    default = ScalingParams()
+    assert default.capacity_per_server == pytest.approx(50) and default.boot_delay == 2
+    assert default.scale_in_window == 6 and default.cooldown == 0
+
+
+def _blocky_trace(hours_per_block: int = 6) -> pd.Series:
+    """Request rates constant over 6-hour blocks (req/s), as 5-minute counts: within an hour nothing
+    varies, so summing to 1 hour loses nothing and both granularities describe the same load."""
+    rates = [0.4, 1.0, 3.0, 4.6, 2.2, 0.7, 1.5, 3.8, 5.0, 2.6, 0.9, 0.4]
+    per_5m = np.repeat(np.asarray(rates) * 300, hours_per_block * 12)
+    return _series(per_5m, start="2024-03-04 00:00")
+
+
+def test_the_same_trace_at_5m_and_1h_gives_consistent_fleets_and_costs():
+    from dataclasses import replace
+
+    load5 = _blocky_trace()
+    load60 = load5.resample("1h").sum()
+    p5 = ScalingParams(interval_minutes=5)
+    p60 = replace(p5, interval_minutes=60)
+    run5 = replay_all(load5, load5.copy(), p5)
+    run60 = replay_all(load60, load60.copy(), p60)
+    t5, t60 = run5.summary_table(), run60.summary_table()
+    # Static: the same peak rate needs the same servers, paid the same hours.
+    assert t5.loc["static", "server_hours"] == pytest.approx(t60.loc["static", "server_hours"])
+    assert t5.loc["static", "cost_total"] == pytest.approx(t60.loc["static", "cost_total"])
+    # Every policy settles on the same fleet for the same rate: compare the last hour of each block.
+    block_ends = load60.index[5::6]
+    for policy in ("reactive", "predictive", "oracle"):
+        at_5m = run5.runs[policy].serving.resample("1h").last().reindex(block_ends)
+        at_1h = run60.runs[policy].serving.reindex(block_ends)
+        assert (at_5m.to_numpy() == at_1h.to_numpy()).all(), policy
+    # Server-hours differ only while a fleet follows a change. Reactive sees a change one interval late
+    # and boots (or waits out its scale-in window) for at most one more: at 1h each of the fleet changes
+    # between blocks is followed up to 2 h later than at 5m (15-30 min), so the gap is at most
+    # sum(|change in servers|) x 2 h; predictive and the oracle order ahead, one rounded-up boot hour each.
+    fleet = run60.runs["oracle"].serving.reindex(load60.index[::6]).to_numpy()
+    changes = float(np.abs(np.diff(fleet)).sum())
+    rises = float(np.maximum(np.diff(fleet), 0).sum())
+    assert abs(t5.loc["reactive", "server_hours"] - t60.loc["reactive", "server_hours"]) <= 2 * changes
+    for policy in ("predictive", "oracle"):
+        assert abs(t5.loc[policy, "server_hours"] - t60.loc[policy, "server_hours"]) <= rises + 1e-9, policy
+        assert t60.loc[policy, "cost_total"] == pytest.approx(t5.loc[policy, "cost_total"],
+                                                              abs=rises * p5.price_per_server_hour + 1e-9)
+        assert t60.loc[policy, "dropped_pct"] < 1 and t5.loc[policy, "dropped_pct"] < 1
+
+
+def test_a_policy_that_drops_most_requests_or_sits_at_a_bound_is_flagged_not_ranked():
+    load = _series([3000] * 24)
+    capped = replay_all(load, load.copy(), ScalingParams(max_servers=5)).summary_table()
+    assert capped["problem"].str.contains("max servers").all()  # 5 x 50 serve 250 of 3000 requests
+    assert capped["savings_vs_reactive_pct"].isna().all() and capped["cost_vs_oracle"].isna().all()
+    # A server-hour dearer than the requests it serves: the cost optimum is to run the minimum and drop.
+    dear = replay_all(load, load.copy(), ScalingParams(price_per_server_hour=50.0, slo_overload_pct=100)).summary_table()
+    assert "drops" in dear.loc["oracle", "problem"] and "min servers" in dear.loc["oracle", "problem"]
+    fine = replay_all(_wavy(1), _wavy(1) * 1.1, ScalingParams()).summary_table()
+    assert (fine["problem"] == "").all()
+    assert fine.loc[fine["meets_slo"], "savings_vs_reactive_pct"].notna().all()
+
+
+def test_next_hour_advice_at_one_hour_speaks_in_rates_and_sizes_the_hour():
+    # The issue's 1h case: 2118 requests forecast for the next hour were "1 servers at 50 req/server, hold".
+    index = pd.date_range("1995-09-01 00:00", periods=1, freq="1h", tz="-04:00")
+    forward = pd.DataFrame({"y_pred": 2000.0, "q0.5": 2118.0}, index=index)
+    rec = next_hour_recommendation(forward, 1, ScalingParams(interval_minutes=60), "q0.5")
+    # 600 requests per server-hour; the 4th server serves 318 requests, more than its $0.10 in penalties.
+    assert rec.peak_servers == 4 and rec.servers_now == 4
+    assert "2,118 requests in the 1-hour interval from 00:00 (0.59 req/s, q50)" in rec.reason
+    assert "needs 4 servers at 0.1667 req/s each (600 requests per 1-hour interval)" in rec.reason
+    assert "order 3 more now" in rec.reason and "a 10-minute boot" in rec.reason
+    one = next_hour_recommendation(forward.assign(**{"q0.5": 300.0}), 1, ScalingParams(interval_minutes=60), "q0.5")
+    assert "needs 1 server at" in one.reason and "you run 1 server, so hold" in one.reason
+
+
+def test_local_times_read_as_a_weekday_a_date_and_the_offset():
+    from core.traffic.series import local_time
+
+    assert local_time(pd.Timestamp("1995-09-01 00:00", tz="-04:00")) == "Fri 1 Sep 1995 00:00 (UTC−04:00)"
+    assert local_time(pd.Timestamp("2024-03-04 14:25", tz="UTC")) == "Mon 4 Mar 2024 14:25 (UTC)"
+    assert local_time(pd.Timestamp("2024-03-04 14:25")) == "Mon 4 Mar 2024 14:25"
+
+
+# ---------------------------------------------------------------------------------------------- SLO
+
+
+def _brute_force_optimum(load: pd.Series, params: ScalingParams, max_overloads: int, top: int = 5) -> float:
+    import itertools
+
+    boot, cap = params.boot_delay, params.capacity_per_server
+    start = int(required_servers(load.iloc[:1], params)[0])
+    demand = load.to_numpy()
+    best = np.inf
+    for path in itertools.product(range(1, top), repeat=len(load) - 1):
+        s = np.array([start, *path])
+        if (demand > s * cap + 1e-9).sum() > max_overloads:
+            continue
+        rises = np.maximum(np.diff(s), 0)
+        paid = s.sum() + sum(r * min(boot, t) for t, r in enumerate(rises, start=1))
+        cost = paid * params.price_per_interval + params.penalty_per_dropped * np.maximum(demand - cap * s, 0).sum()
+        best = min(best, cost)
+    return float(best)
+
+
+def test_the_oracle_is_the_cheapest_fleet_path_that_meets_the_slo():
+    load = _series([53, 153, 53, 153, 53, 153, 53, 153])  # 3 requests above 3 servers: cheaper to drop
+    free = ScalingParams(slo_overload_pct=100)
+    assert replay(load, None, free, "oracle").summary["overloaded_pct"] > 25  # the constraint below binds
+    slo = ScalingParams(slo_overload_pct=25)  # at most floor(25% x 8) = 2 overloaded intervals
+    best = _brute_force_optimum(load, slo, max_overloads=2)
+    assert exact_optimum_cost(load, slo) == pytest.approx(best)
+    run = replay(load, None, slo, "oracle")
+    assert run.summary["cost_total"] == pytest.approx(best) and run.summary["overloaded_pct"] <= 25
+    assert exact_optimum_cost(load, free) == pytest.approx(_brute_force_optimum(load, free, max_overloads=8))
+
+
+def test_on_a_long_window_the_oracle_meets_the_slo_through_a_tuned_overload_penalty(monkeypatch):
+    import core.traffic.autoscale_policies as policies
+
+    load = _wavy(2)
+    params = ScalingParams(slo_overload_pct=1)
+    exact = replay(load, None, params, "oracle").summary
+    monkeypatch.setattr(policies, "EXACT_STATE_BUDGET", 0)  # as if the window were too long for the exact search
+    tuned = replay(load, None, params, "oracle").summary
+    assert exact["overloaded_pct"] <= 1 and tuned["overloaded_pct"] <= 1
+    assert exact["cost_total"] - 1e-9 <= tuned["cost_total"] <= 1.05 * exact["cost_total"]
+
+
+def test_only_policies_that_meet_the_slo_are_ranked():
+    load = _wavy(3)
+    table = replay_all(load, load * 0.85, ScalingParams(slo_overload_pct=1)).summary_table()
+    assert table.loc["oracle", "meets_slo"] and table.loc["oracle", "overloaded_pct"] <= 1
+    assert table.loc["static", "meets_slo"]
+    assert not table.loc["predictive", "meets_slo"]  # it provisions for 85% of the load
+    assert np.isnan(table.loc["predictive", "savings_vs_reactive_pct"])
+    assert np.isnan(table.loc["predictive", "cost_vs_oracle"])
+    ranked = table[table["meets_slo"]]
+    assert (ranked["cost_vs_oracle"] >= 1 - 1e-9).all()  # the oracle is a lower bound on what meets the SLO

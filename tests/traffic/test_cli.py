@@ -44,16 +44,45 @@ def test_backtest_writes_predictions_and_prints_one_json_object(traffic_csv: Pat
 
 def test_autoscale_replays_every_policy(traffic_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "decisions.csv"
-    done = run_cli("autoscale", "--csv", str(traffic_csv), "--freq", "15m", "--test-start", "2024-03-11", *FAST,
-                   "--capacity-per-server", "60", "--boot-delay", "1", "--out", str(out), "--json")
+    done = run_cli("autoscale", "--csv", str(traffic_csv), "--freq", "1h", "--test-start", "2024-03-11", *FAST,
+                   "--capacity-rps", "0.5", "--boot-minutes", "10", "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
     report = json.loads(done.stdout)
     assert set(report["policies"]) == {"static", "reactive", "predictive", "predictive+reactive", "oracle"}
-    oracle = report["policies"]["oracle"]["cost_total"]
-    assert all(p["cost_total"] >= oracle - 1e-9 for p in report["policies"].values())
-    assert report["params"]["capacity_per_server"] == 60 and report["params"]["interval_minutes"] == 15
+    assert report["params"]["capacity_rps"] == 0.5 and report["params"]["boot_minutes"] == 10
+    # Per second and per minute whatever the granularity: 1,800 requests per hour, a boot of one whole interval.
+    assert report["params"]["interval_minutes"] == 60
+    assert report["params"]["capacity_per_interval"] == 1800 and report["params"]["boot_intervals"] == 1
     decisions = pd.read_csv(out)
-    assert {"timestamp", "load", "forecast", "servers_oracle"} <= set(decisions.columns)
+    assert {"timestamp", "load", "servers_oracle"} <= set(decisions.columns)
+    assert f"q{100 * report['quantile']:g} forecast" in decisions.columns
+
+
+def test_the_old_per_interval_flags_still_work_with_a_note_on_stderr(traffic_csv: Path) -> None:
+    done = run_cli("autoscale", "--csv", str(traffic_csv), "--freq", "15m", "--test-start", "2024-03-11", *FAST,
+                   "--capacity-per-server", "60", "--boot-delay", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # still exactly one JSON object on stdout
+    assert report["params"]["capacity_per_interval"] == pytest.approx(60)
+    assert report["params"]["capacity_rps"] == pytest.approx(60 / 900) and report["params"]["boot_minutes"] == 15
+    assert "--capacity-per-server is deprecated" in done.stderr and "--capacity-rps 0.06667" in done.stderr
+    assert "--boot-delay is deprecated" in done.stderr and "--boot-minutes 15" in done.stderr
+    oracle = report["policies"]["oracle"]["cost_total"]
+    assert all(p["cost_total"] >= oracle - 1e-9 for p in report["policies"].values() if p["meets_slo"])
+
+
+def test_autoscale_takes_an_slo(traffic_csv: Path) -> None:
+    done = run_cli("autoscale", "--csv", str(traffic_csv), "--freq", "1h", "--test-start", "2024-03-11", *FAST,
+                   "--slo-overload-pct", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["params"]["slo_overload_pct"] == 5
+    assert report["policies"]["oracle"]["overloaded_pct"] <= 5 and report["policies"]["oracle"]["meets_slo"]
+    assert report["quantile"] == report["slo_quantile"]
+    assert "SLO" in report["headline"]
+    bad = run_cli("autoscale", "--csv", str(traffic_csv), "--freq", "1h", *FAST, "--slo-overload-pct", "120", "--json")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: the SLO must be") and bad.stdout == ""
 
 
 def test_forward_forecast(traffic_csv: Path) -> None:
@@ -128,6 +157,19 @@ def test_gaps_and_epoch_seconds_and_constant_series(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert any("no data" in n for n in report["notes"]) and any("constant" in n for n in report["notes"])
     assert report["metrics"]["lightgbm"]["rmse"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_long_zero_runs_are_missing_unless_kept(tmp_path: Path) -> None:
+    df = daily_traffic(days=9, freq="1h", seed=3)
+    df.loc[48:48 + 71, "request_count"] = 0  # three days with no requests at all: a log that stopped
+    path = tmp_path / "gap.csv"
+    df.to_csv(path, index=False)
+    done = run_cli("backtest", "--csv", str(path), "--freq", "1h", *FAST, "--json")
+    assert done.returncode == 0, done.stderr
+    assert any("collection gap" in note for note in json.loads(done.stdout)["notes"])
+    kept = run_cli("backtest", "--csv", str(path), "--freq", "1h", *FAST, "--zero-runs-as-traffic", "--json")
+    assert kept.returncode == 0, kept.stderr
+    assert any("kept as traffic" in note for note in json.loads(kept.stdout)["notes"])
 
 
 def test_exported_cells_cannot_run_as_formulas(tmp_path: Path) -> None:

@@ -113,12 +113,24 @@ def test_cost_bars_annotate_savings_and_oracle_gap() -> None:
     assert "vs reactive" not in texts[0] and "oracle" not in texts[2]
 
 
+def test_cost_bars_rank_only_policies_that_meet_the_slo() -> None:
+    summary = pd.DataFrame({"cost_total": [10.0, 6.0, 7.0], "cost_servers": [9.0, 5.0, 7.0],
+                            "cost_penalty": [1.0, 1.0, 0.0], "savings_vs_reactive_pct": [0.0, np.nan, np.nan],
+                            "cost_vs_oracle": [10 / 7, np.nan, 1.0], "meets_slo": [True, False, True],
+                            "problem": ["", "", "drops 90% of requests"]}, index=["reactive", "predictive", "oracle"])
+    texts = [a.text for a in figures.cost_bars(summary).layout.annotations]
+    assert "misses the SLO" in texts[1] and "vs reactive" not in texts[1]
+    assert "not ranked" in texts[2]
+
+
 def test_frontier_marks_the_chosen_quantile() -> None:
     frontier = pd.DataFrame({"quantile": [0.5, 0.8, 0.99], "cost_total": [12.0, 10.0, 15.0],
                              "overloaded_pct": [40.0, 10.0, 0.5]})
-    fig = figures.quantile_frontier(frontier, 0.8)
+    fig = figures.quantile_frontier(frontier, 0.8, slo=1.0)
     assert list(fig.data[0].text) == ["q50", "q80", "q99"]
     assert fig.data[1].name == "chosen q80" and list(fig.data[1].y) == [10.0]
+    slo_line = [s for s in fig.layout.shapes if s.x0 == 1.0 and s.x1 == 1.0]
+    assert slo_line and any("SLO" in a.text for a in fig.layout.annotations)
 
 
 def test_forward_forecast_has_history_band_and_forecast() -> None:

@@ -15,6 +15,15 @@ PAGE = "pages/1_traffic.py"
 UPLOAD = "Upload CSV"
 
 
+@pytest.fixture(autouse=True)
+def fresh_result_stores() -> None:
+    """Each test starts with empty result stores: they are shared by every session of the process (that is
+    the point), so one test's backtest would otherwise be another's cached result."""
+    from core.ui.result_store import result_store
+
+    result_store.clear()
+
+
 @pytest.fixture
 def small_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Baselines and one LightGBM: the page's flow without minutes of training (the defaults live in
@@ -49,6 +58,14 @@ def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
     return at
 
 
+def _formats(table) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Column -> the display format a shown table gives it."""
+    import json
+
+    columns = json.loads(table.proto.columns or "{}")
+    return {name: spec.get("type_config", {}).get("format", "") for name, spec in columns.items()}
+
+
 def _downloads(at: AppTest) -> set[str]:
     return {d.key for d in at.get("download_button")}
 
@@ -65,6 +82,8 @@ def test_page_opens_on_the_bundled_nasa_traffic_without_training() -> None:
     assert {c.key for c in at.get("plotly_chart")} == {"traffic_fig_requests", "traffic_fig_heatmap",
                                                        "traffic_fig_status", "traffic_fig_bytes"}
     assert any("no data (kept missing, not zero)" in i.value for i in at.info)
+    # Local time, readably: not "1995-07-01 00:00:00-04:00".
+    assert any("from Sat 1 Jul 1995 00:00 to Thu 31 Aug 1995 23:55 (UTC−04:00)" in c.value for c in at.caption)
     assert any("burst = count > median" in c.value for c in at.caption)
     assert any("Run backtest" in i.value for i in at.info)  # nothing trains on page load
     assert "traffic_dl_series" in _downloads(at)
@@ -90,7 +109,12 @@ def test_upload_granularity_backtest_replay_and_downloads(small_models) -> None:
     assert not at.error, [e.value for e in at.error]
     board = at.dataframe[0].value
     assert "seasonal_naive (baseline)" in set(board["model"]) and "ensemble" in set(board["model"])
-    assert {"MAE", "RMSE", "sMAPE %", "MASE", "80% coverage"} <= set(board.columns)
+    assert {"MAE", "RMSE", "sMAPE", "MASE", "80% coverage"} <= set(board.columns)
+    # Non-members of the ensemble show a dash, not "None"; every percentage has one format.
+    assert set(board.loc[board["model"].str.contains("baseline"), "ensemble weight"]) == {"–"}
+    assert 50 <= board["80% coverage"].min() and board["80% coverage"].max() <= 100
+    formats = _formats(at.dataframe[0])
+    assert formats["80% coverage"] == formats["sMAPE"] == "%.1f%%"
     charts = {c.key for c in at.get("plotly_chart")}
     assert {"traffic_fig_requests", "traffic_fig_heatmap", "traffic_fig_leaderboard", "traffic_fig_forecast",
             "traffic_fig_error_hour", "traffic_fig_capacity", "traffic_fig_cost", "traffic_fig_frontier"} == charts
@@ -102,13 +126,18 @@ def test_upload_granularity_backtest_replay_and_downloads(small_models) -> None:
 
     policies = next(d.value for d in at.dataframe if "policy" in d.value.columns)
     assert list(policies["policy"]) == ["static", "reactive", "predictive", "predictive+reactive", "oracle"]
-    # The oracle follows the exact cheapest fleet path: no policy costs less.
-    assert (policies["cost / oracle"] >= 1 - 1e-9).all()
+    # The oracle follows the exact cheapest fleet path that meets the SLO: no policy that meets it costs less.
+    ranked = policies.loc[policies["meets SLO"].astype(bool), "cost / oracle"]
+    assert (ranked.str.rstrip("×").astype(float) >= 1 - 1e-3).all()
+    assert (policies.loc[~policies["meets SLO"].astype(bool), "cost / oracle"] == "–").all()  # not "None"
     assert {"traffic_dl_series", "traffic_dl_leaderboard", "traffic_dl_predictions", "traffic_dl_policies",
             "traffic_dl_frontier", "traffic_dl_decisions"} <= _downloads(at)
 
+    # Capacity is per second and the boot in minutes; the form says what they are per interval.
+    assert any("0.1667 req/s per server = 50 requests per 5-minute interval; a 10-minute boot = 2 intervals"
+               in c.value for c in at.caption)
     # Changing the policy parameters replays without retraining.
-    at.number_input(key="traffic_p_capacity_per_server").set_value(100.0)
+    at.number_input(key="traffic_p_capacity_rps").set_value(1 / 3)
     at.button(key="FormSubmitter:traffic_policy_form-Apply parameters").click().run()
     assert not at.exception, at.exception
     cheaper = next(d.value for d in at.dataframe if "policy" in d.value.columns)
@@ -116,22 +145,117 @@ def test_upload_granularity_backtest_replay_and_downloads(small_models) -> None:
         "static", "server-hours"]
 
     # A longer boot delay needs forecasts further ahead: the backtest asks to be re-run, then the replay returns.
-    at.number_input(key="traffic_p_boot_delay").set_value(3)
+    at.number_input(key="traffic_p_boot_minutes").set_value(15.0)
     at.button(key="FormSubmitter:traffic_policy_form-Apply parameters").click().run()
     assert not at.exception, at.exception
-    assert any("issued 3 interval(s) ahead" in i.value for i in at.info)
+    assert any("issued 3 intervals (15 min) ahead" in i.value for i in at.info)
     at.button(key="traffic_run").click().run()
     assert not at.exception, at.exception
-    assert any("issued 3 interval(s) ahead" in c.value for c in at.caption)
+    assert any("issued 3 intervals (15 min) ahead" in c.value for c in at.caption)
 
     # Forward steps stop inside the short history's calibration window (a quarter of its span, ~18 h).
     assert at.slider(key="traffic_forward_steps").max == 214
 
     at.button(key="traffic_forward_hour").click().run()
     assert not at.exception, at.exception
-    assert any(m.label == "Servers at the peak" for m in at.metric)
-    assert any("servers boot in 3 intervals" in m.value for m in at.markdown)
+    assert any(m.label == "Needed at the peak" for m in at.metric)
+    assert any("a 15-minute boot" in m.value for m in at.markdown)
     assert "traffic_dl_next_hour" in _downloads(at)
+
+
+def test_the_bundled_traffic_at_one_hour_gives_sensible_advice_under_an_slo(small_models) -> None:  # type: ignore[no-untyped-def]
+    at = _page()
+    at.radio(key="traffic_freq").set_value("1h").run()
+    at.button(key="traffic_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.number_input(key="traffic_slo").value == 1.0
+    assert any("0.1667 req/s per server = 600 requests per 1-hour interval; a 10-minute boot = 1 interval"
+               in c.value for c in at.caption)
+    policies = next(d.value for d in at.dataframe if "policy" in d.value.columns).set_index("policy")
+    assert "meets SLO" in policies.columns
+    assert policies.loc["oracle", "meets SLO"] and policies.loc["oracle", "intervals overloaded"] <= 1.0
+    for policy in ("predictive", "oracle"):  # were 100% overloaded, 97.95% dropped at 50 requests per hour
+        assert policies.loc[policy, "requests dropped"] < 1.0
+    missed = policies.index[~policies["meets SLO"].astype(bool)]
+    for policy in missed:
+        assert any(f"{policy} misses the SLO" in w.value for w in at.warning)
+    headline = next(m.value for m in at.markdown if "SLO" in m.value and "cheapest" in m.value)
+    assert "≤ 1% of intervals overloaded" in headline
+    at.button(key="traffic_forward_hour").click().run()
+    assert not at.exception, at.exception
+    advice = next(m.value for m in at.markdown if "Peak forecast" in m.value)
+    assert "requests in the 1-hour interval" in advice and "req/s" in advice
+    metrics = {m.label: str(m.value) for m in at.metric}
+    assert int(metrics["Needed at the peak"].split()[0]) >= 2  # thousands of requests an hour need several servers
+    assert all(metrics[label].endswith((" servers", " server")) for label in ("You run now", "Needed now",
+                                                                            "Needed at the peak"))
+    schedule = next(d.value for d in at.dataframe if "servers" in d.value.columns)
+    quantile = next(c for c in schedule.columns if c.endswith("provisioned for"))
+    assert list(schedule.columns) == ["timestamp", "point forecast", quantile, "servers"]
+    assert quantile.startswith("q") and (schedule[quantile] >= schedule["point forecast"]).all()
+
+
+def test_a_new_session_is_told_a_result_came_from_the_shared_cache_and_can_rerun_it(
+        small_models, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from core.traffic import service
+
+    calls: list[int] = []
+    train = service.backtest
+    monkeypatch.setattr(service, "backtest", lambda *a, **k: calls.append(1) or train(*a, **k))
+    data = reference_csv(seed=11)
+    first = _upload(_page(), "shared.csv", data)
+    first.button(key="traffic_run").click().run()
+    assert not first.exception, first.exception
+    assert calls == [1]
+    assert not any("shared cache" in c.value for c in first.caption)  # this session computed it
+    assert [b for b in first.button if b.key == "traffic_rerun"]  # and may still run it again
+
+    second = _upload(_page(), "shared.csv", data)  # another browser session, same data and settings
+    assert not second.exception, second.exception
+    assert calls == [1]  # nothing retrained...
+    shared = next(c.value for c in second.caption if "shared cache" in c.value)
+    assert "computed at" in shared and "for these data and settings" in shared  # ...and it says so
+    second.button(key="traffic_rerun").click().run()
+    assert not second.exception, second.exception
+    assert calls == [1, 1]
+    assert not any("shared cache" in c.value for c in second.caption)
+
+
+def test_a_link_restores_granularity_slo_quantile_parameters_and_tab(small_models) -> None:  # type: ignore[no-untyped-def]
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=300)
+    at.switch_page(PAGE)
+    at.query_params.update({"traffic_freq": "1h", "traffic_slo": "2.5", "traffic_quantile": "q95",
+                            "traffic_tab": "Autoscaling", "capacity_rps": "0.5", "boot_minutes": "15"})
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.radio(key="traffic_freq").value == "1h"
+    assert at.number_input(key="traffic_slo").value == 2.5
+    assert at.number_input(key="traffic_p_capacity_rps").value == 0.5
+    assert any("0.5 req/s per server = 1,800 requests per 1-hour interval; a 15-minute boot = 1 interval"
+               in c.value for c in at.caption)
+    assert at.session_state["traffic_tab"] == "Autoscaling"
+    at.button(key="traffic_run").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="traffic_quantile").value == "95"
+    assert any("SLO: ≤ 2.5% of intervals overloaded" in m.value for m in at.markdown)
+    # Applying parameters puts them in the address, so the view can be shared as a link.
+    at.number_input(key="traffic_p_max_servers").set_value(50)
+    at.button(key="FormSubmitter:traffic_policy_form-Apply parameters").click().run()
+    assert not at.exception, at.exception
+    assert at.query_params["max_servers"] == ["50"] or at.query_params["max_servers"] == "50"
+    assert at.query_params["capacity_rps"] in ("0.5", ["0.5"])
+
+
+def test_a_broken_link_parameter_is_reported_and_the_defaults_used() -> None:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=300)
+    at.switch_page(PAGE)
+    at.query_params.update({"capacity_rps": "lots"})
+    at.run()
+    assert not at.exception, at.exception
+    assert any("capacity_rps" in e.value and "not a number" in e.value for e in at.error)
+    assert at.number_input(key="traffic_p_capacity_rps").value == pytest.approx(50 / 300)
 
 
 def test_a_failing_service_call_shows_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,6 +310,19 @@ def test_the_count_column_can_be_picked_but_not_the_timestamp() -> None:
     at.selectbox(key="traffic_value_col").set_value("when").run()
     assert not at.exception, at.exception
     assert any("is the timestamp column" in e.value for e in at.error)
+
+
+def test_a_long_zero_run_is_shown_as_missing_with_an_override(small_models) -> None:  # type: ignore[no-untyped-def]
+    frame = daily_traffic(days=8, seed=2)
+    frame.loc[288 * 2:288 * 5 - 1, "request_count"] = 0  # three days of zeros: a log that stopped
+    at = _upload(_page(), "gap.csv", frame.to_csv(index=False).encode())
+    assert not at.exception, at.exception
+    assert any("collection gap" in w.value and "treated as missing" in w.value for w in at.warning)
+    assert any("864 with no data" in c.value for c in at.caption)
+    at.checkbox(key="traffic_zero_runs_as_traffic").check().run()
+    assert not at.exception, at.exception
+    assert any("0 with no data" in c.value for c in at.caption)
+    assert any("kept as traffic" in w.value for w in at.warning)
 
 
 def test_a_constant_series_loads_with_a_note() -> None:

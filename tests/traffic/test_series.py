@@ -13,6 +13,7 @@ from core.traffic.series import (
     flag_columns,
     hour_weekday_table,
     load_series,
+    long_zero_runs,
     summary,
 )
 from tests.traffic.synthetic import daily_traffic
@@ -109,3 +110,67 @@ def test_the_burst_rule_names_its_window_in_hours():
 def test_marker_columns_are_found_but_outage_flags_are_not():
     extra = pd.DataFrame(columns=["is_event", "is_burst", "maintenance_flag", "is_outage", "status_2xx", "bytes"])
     assert flag_columns(extra) == ["is_event", "is_burst", "maintenance_flag"]
+
+
+# ---------------------------------------------------------------------------------------------- zero runs
+
+
+def _zeroed(df: pd.DataFrame, start: str, end: str) -> pd.DataFrame:
+    stamps = pd.to_datetime(df["timestamp"])
+    out = df.copy()
+    out.loc[(stamps >= pd.Timestamp(start, tz=stamps.dt.tz)) & (stamps < pd.Timestamp(end, tz=stamps.dt.tz)),
+            "request_count"] = 0
+    return out
+
+
+def _night_zeros(days: int = 10) -> pd.DataFrame:
+    """A small service: no requests at all from 01:00 to 04:00 every night (one night until 05:30)."""
+    df = daily_traffic(days=days)
+    hours = pd.to_datetime(df["timestamp"]).dt.hour + pd.to_datetime(df["timestamp"]).dt.minute / 60
+    df.loc[(hours >= 1) & (hours < 4), "request_count"] = 0
+    return _zeroed(df, "2024-03-06 04:00", "2024-03-06 05:30")
+
+
+def test_a_three_day_run_of_zeros_is_a_suspected_collection_gap_and_stays_missing():
+    df = _zeroed(daily_traffic(days=10), "2024-03-07 13:35", "2024-03-10 13:35")
+    s = load_series(df, "5m")
+    assert s.y.isna().sum() == 3 * 288 and (s.y.dropna() > 0).all()
+    note = next(n for n in s.notes if "collection gap" in n)
+    assert "2024-03-07 13:35" in note and "864 intervals" in note and "treated as missing" in note
+    hourly = load_series(df, "1h")
+    # 13:35 on the 7th to 13:30 on the 10th: 71 whole hours missing, the two hours it cuts are partial.
+    assert hourly.y.isna().sum() == 71 and hourly.partial.sum() == 2
+    kept = load_series(df, "5m", zero_runs_as_traffic=True)  # the override
+    assert kept.y.isna().sum() == 0 and (kept.y == 0).sum() == 3 * 288
+    assert any("kept as traffic" in n for n in kept.notes)
+
+
+def test_night_zeros_are_quiet_spells_not_gaps():
+    quiet = _night_zeros()
+    s = load_series(quiet, "5m")
+    assert s.y.isna().sum() == 0 and not any("collection gap" in n for n in s.notes)
+    assert long_zero_runs(s.y) == []
+    # A three-day run is still flagged beside the nightly 3-hour (and one 4.5-hour) quiet spells.
+    gap = load_series(_zeroed(quiet, "2024-03-08 06:00", "2024-03-11 06:00"), "5m")
+    (run,) = long_zero_runs(_counts(_zeroed(quiet, "2024-03-08 06:00", "2024-03-11 06:00")))
+    assert run.intervals == 3 * 288 and run.longest_other == 54  # 01:00 .. 05:30 on the 6th
+    assert gap.y.isna().sum() == 3 * 288
+
+
+def _counts(df: pd.DataFrame) -> pd.Series:
+    from core.traffic.series import load_counts
+
+    return load_counts(df)[0]
+
+
+def test_the_nasa_log_gap_would_be_flagged_if_it_were_zeros():
+    from tests.support import ROOT
+
+    nasa = read_csv(ROOT / "data" / "nasa_http_5m.csv")
+    stamps = pd.to_datetime(nasa["timestamp"])
+    july = (nasa["is_outage"] == 1) & (stamps.dt.month == 7)
+    assert july.sum() == 989 and nasa.loc[july, "request_count"].isna().all()  # the corrected file
+    as_before = nasa.assign(request_count=nasa["request_count"].mask(july, 0))  # the earlier copy had zeros
+    (run,) = long_zero_runs(_counts(as_before))
+    assert (str(run.start), str(run.end)) == ("1995-07-28 13:35:00-04:00", "1995-07-31 23:55:00-04:00")
+    assert run.intervals == 989 and run.longest_other == 8

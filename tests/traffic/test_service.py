@@ -48,6 +48,22 @@ def test_load_traffic_detects_the_columns_once_and_keeps_the_native_step(monkeyp
     assert loaded.fingerprint.endswith(":timestamp:request_count")
 
 
+def test_long_zero_runs_are_missing_unless_kept_as_traffic() -> None:
+    frame = _frame(days=8)
+    stamps = pd.to_datetime(frame["timestamp"])
+    gap = (stamps >= stamps[0] + pd.Timedelta(days=3)) & (stamps < stamps[0] + pd.Timedelta(days=6))
+    frame.loc[gap, ["request_count", "status_2xx", "bytes"]] = 0
+    loaded = service.load_traffic(frame, name="t.csv")
+    (run,) = loaded.zero_runs
+    assert run.intervals == 3 * 96 and not loaded.zero_runs_as_traffic
+    series = service.traffic_series(loaded, "1h")
+    assert series.y.isna().sum() == 72 and series.extra["bytes"].isna().sum() == 72
+    assert any("collection gap" in note for note in series.notes)
+    kept = service.keep_zero_runs(loaded)
+    assert kept.zero_runs_as_traffic and kept.fingerprint != loaded.fingerprint  # results are kept apart
+    assert (service.traffic_series(kept, "1h").y == 0).sum() == 72
+
+
 def test_bad_columns_and_steps_are_input_errors_naming_the_file() -> None:
     with pytest.raises(InputError, match="file 't.csv': column 'timestamp' is the timestamp column"):
         service.load_traffic(_frame(), name="t.csv", value_col="timestamp")
@@ -98,15 +114,35 @@ def test_scaling_study_replays_every_policy_and_keeps_its_tables(series: service
     assert list(plan.policies.index) == list(POLICIES)
     assert plan.policies is plan.policies and plan.decisions is plan.decisions
     assert isinstance(plan.current_servers, int)
-    assert 0.5 <= plan.safe_quantile <= 0.99
-    with pytest.raises(InputError, match="boot delay of 3 needs them 3 ahead"):
-        service.scaling_study(result, service.policy_params(params, {"boot_delay": 3}))
+    assert 0.5 <= plan.slo_quantile <= 0.99
+    with pytest.raises(InputError, match=r"a 45-minute boot needs forecasts 3 intervals \(45 min\) ahead"):
+        service.scaling_study(result, service.policy_params(params, {"boot_minutes": 45}))
+
+
+def test_the_default_quantile_is_the_cheapest_that_meets_the_slo(series: service.TrafficSeries,
+                                                                 result: BacktestResult) -> None:
+    from core.traffic.autoscale import cost_optimal_quantile
+
+    for slo in (1.0, 20.0):
+        params = service.policy_params(service.priced_for(config.SCENARIO, series), {"slo_overload_pct": slo})
+        plan = service.scaling_study(result, params)
+        assert plan.quantile == plan.slo_quantile == cost_optimal_quantile(plan.frontier, max_overloaded_pct=slo)
+        assert plan.policies.loc["oracle", "overloaded_pct"] <= slo
+        assert "meets_slo" in plan.policies.columns
+        assert f"≤ {slo:g}% of intervals overloaded" in plan.headline
+        for policy in plan.policies.index[~plan.policies["meets_slo"]]:
+            assert any(w.startswith(f"{plan.label(policy)} misses the SLO") for w in plan.warnings)
+
+
+def _hourly() -> service.TrafficSeries:
+    return service.traffic_series(service.load_traffic(_frame(days=2), name="t.csv"), "1h")
 
 
 def test_policy_params_validate_and_keep_integer_fields_integers() -> None:
-    params = service.policy_params(changes={"boot_delay": 3.0, "capacity_per_server": 80})
-    assert params.boot_delay == 3 and isinstance(params.boot_delay, int)
-    assert params.capacity_per_server == 80
+    params = service.policy_params(changes={"boot_minutes": 15, "capacity_rps": 0.25, "min_servers": 2.0})
+    assert params.min_servers == 2 and isinstance(params.min_servers, int)
+    assert params.boot_delay == 3 and params.capacity_per_server == 75  # at 5 minutes
+    assert service.priced_for(params, _hourly()).capacity_per_server == 900
     with pytest.raises(InputError, match="min servers must be at least 1"):
         service.policy_params(changes={"min_servers": 0})
 
@@ -116,9 +152,25 @@ def test_forward_forecast_and_next_hour_recommendation(series: service.TrafficSe
     assert steps == 4 and service.forward_models(BASELINES) == ("lightgbm",)
     ahead = service.forward(series, ("lightgbm",), 8, quantiles=(0.5, 0.9))
     assert ahead.model == "ensemble" and ahead.steps == 8  # of its one member
-    assert list(ahead.table.columns) == ["timestamp", "forecast", "q0.5", "q0.9"]
+    assert list(ahead.table.columns) == ["timestamp", "point forecast", "q50", "q90"]
     assert ahead.history.index[-1] == series.y.index[-1]
     hour = ahead.first(steps)
     assert hour.steps == steps and ahead.first(99) is ahead
     rec = service.recommend_next_hour(hour, 2, service.priced_for(config.SCENARIO, series), 0.9)
     assert len(rec.schedule) == steps and rec.peak_servers >= 1
+    # Named by what they are: the point forecast beside the quantile the servers are sized for.
+    assert list(rec.schedule.columns) == ["timestamp", "point forecast", "q90 provisioned for", "servers"]
+    assert rec.schedule["point forecast"].tolist() == hour.frame["y_pred"].tolist()
+
+
+def test_a_study_at_another_quantile_reuses_the_frontier_and_the_oracle(series: service.TrafficSeries,
+                                                                        result: BacktestResult) -> None:
+    params = service.priced_for(config.SCENARIO, series)
+    first = service.scaling_study(result, params)
+    other = service.scaling_study(result, params, quantile=0.5, like=first)
+    assert other.frontier is first.frontier and other.replay.runs["oracle"] is first.replay.runs["oracle"]
+    assert other.quantile == 0.5
+    fresh = service.scaling_study(result, params, quantile=0.5)
+    pd.testing.assert_frame_equal(other.policies, fresh.policies)
+    changed = service.policy_params(params, {"max_servers": 150})
+    assert service.scaling_study(result, changed, like=first).frontier is not first.frontier
