@@ -44,7 +44,7 @@ with overview_tab:
             st.plotly_chart(figures.status_mix(series.extra, ov.status_columns), key="traffic_fig_status")
         if ov.bytes_column:
             st.plotly_chart(figures.bytes_over_time(series.extra, ov.bytes_column), key="traffic_fig_bytes")
-        for note in series.notes:
+        for note in widgets.data_notes(series, loaded):
             st.info(f"Data note: {note}.")
         download_table(ov.table, f"traffic_{freq}.csv", label="Download the series", key="traffic_dl_series")
 
@@ -96,8 +96,10 @@ with scaling_tab:
         st.plotly_chart(figures.load_vs_capacity(plan.replay.load, serving, params.capacity_per_server,
                                                  unit=f"requests per {freq}"), key="traffic_fig_capacity")
         st.plotly_chart(figures.cost_bars(plan.policies), key="traffic_fig_cost")
-        st.plotly_chart(figures.quantile_frontier(plan.frontier, plan.quantile, slo=params.slo_overload_pct),
-                        key="traffic_fig_frontier")
+        st.plotly_chart(figures.quantile_frontier(plan.frontier, plan.quantile, slo=params.slo_overload_pct,
+                                                  calibration=plan.choice.frontier), key="traffic_fig_frontier")
+        st.caption(f"The frontier is computed in hindsight on the test window, to explain the choice: the default "
+                   f"quantile is chosen on the calibration window ({plan.choice.window}), before the test window.")
         download_table(plan.frontier, "traffic_frontier.csv", key="traffic_dl_frontier")
         download_table(plan.decisions, "traffic_decisions.csv", label="Download the decisions table",
                        key="traffic_dl_decisions")

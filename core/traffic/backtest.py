@@ -68,6 +68,10 @@ class Calibrated:
     fit_end: pd.Timestamp
     calibration_end: pd.Timestamp
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    # The calibration window's own forecasts (rolling origins before the test window, every model and the
+    # ensemble, n_origins × horizon): what a policy setting is chosen on before it is scored on the test window.
+    calibration_origins: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
+    calibration_paths: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def members(self) -> list[str]:
@@ -157,7 +161,8 @@ def calibrate(series: TrafficSeries, start: pd.Timestamp, *, models: Sequence[st
         residual_q[name] = _fill_empty_rows_q([_nanquantiles(resid[:, k]) for k in range(horizon)])
     rmse_table = pd.DataFrame({name: np.sqrt(v) for name, v in mse.items()}, index=weights.index)
     return Calibrated(models=fitted, weights=weights, residual_q=residual_q, calibration_rmse=rmse_table,
-                      horizon=horizon, fit_end=calib_start, calibration_end=start, fit_seconds=fit_seconds)
+                      horizon=horizon, fit_end=calib_start, calibration_end=start, fit_seconds=fit_seconds,
+                      calibration_origins=origins, calibration_paths=paths)
 
 
 def stacking_weights(forecasts: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -262,6 +267,15 @@ class BacktestResult:
         targets = self.origins + step * self.series.step
         s = pd.Series(values, index=targets, name=model)
         return s[(s.index >= self.test_start) & (s.index <= self.series.y.index[-1])]
+
+    def calibration_forecast(self, model: str, step: int, q: float | None = None) -> pd.Series:
+        """Forecast of each calibration-window interval issued ``step`` intervals before it (q = quantile): data
+        before the test window only. Intervals the window's origins do not reach ``step`` ahead are left out."""
+        cal = self.calibrated
+        point = cal.calibration_paths[model]
+        values = cal.quantile(model, point, q)[:, step - 1] if q is not None else point[:, step - 1]
+        s = pd.Series(values, index=cal.calibration_origins + step * self.series.step, name=model)
+        return s[(s.index >= cal.fit_end) & (s.index < self.test_start)]
 
     def predictions(self, step: int | None = None) -> pd.DataFrame:
         """Long table: timestamp, model, y_true, y_pred, lo, hi (the CLI's --out format). Built once per step."""

@@ -115,11 +115,20 @@ def _autoscale(args: argparse.Namespace) -> dict[str, Any]:
     out = _write(study.decisions, args.out)
     return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
             "forecast_model": study.model, "quantile": study.quantile, "slo_quantile": study.slo_quantile,
+            "quantile_chosen_on": {"window": "calibration", "start": str(study.choice.start),
+                                   "end": str(study.choice.end), "intervals": study.choice.intervals,
+                                   "judged_on_slo": study.choice.judged, "text": study.choice.text,
+                                   "frontier": study.choice.frontier.to_dict("records")},
+            "hindsight_slo_quantile": study.hindsight_quantile,
             "cost_optimal_quantile": study.best_quantile, "newsvendor_quantile": study.newsvendor,
             "headline": study.headline.replace("**", ""), "warnings": study.warnings,
             "params": _params_json(params),
             "policies": {row.pop("policy"): row for row in table.reset_index().to_dict("records")},
-            "frontier": study.frontier.to_dict("records"), "decisions_csv": out}
+            "frontier": study.frontier.to_dict("records"),
+            "frontier_note": "frontier, hindsight_slo_quantile and cost_optimal_quantile are computed in hindsight on "
+                             "the test window (explanatory only); the default quantile is chosen on the calibration "
+                             "window before it (quantile_chosen_on)",
+            "decisions_csv": out}
 
 
 def _forecast(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,7 +168,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(sc)
     sc.add_argument("--test-start", help="first replayed interval (default as for backtest)")
     sc.add_argument("--quantile", type=float, help="forecast quantile the predictive policy provisions for "
-                    "(default: the cheapest on the frontier that meets the SLO)")
+                    "(default: chosen on the calibration window before the test window: the cheapest that meets the SLO there)")
     sc.add_argument("--slo-overload-pct", dest="slo_overload_pct", type=float,
                     help=f"the SLO: at most this %% of intervals overloaded (default {config.SCENARIO.slo_overload_pct:g}); "
                          "the oracle meets it too")

@@ -69,13 +69,14 @@ HELP = {
             "expect minutes, not seconds.",
     "forward_steps": "How far past the end of the data to forecast, up to one day.",
     "quantile": "The predictive policy provisions for this quantile of the forecast. Higher = fewer overloads, more "
-                "servers. auto = the cheapest quantile of the frontier that meets the SLO on this test window "
-                "(picked in hindsight, as the oracle is).",
+                "servers. auto = chosen before the test window, on the calibration window's forecasts: the cheapest "
+                "quantile that meets the SLO there, or, when that window is too short to judge the SLO, the "
+                "highest quantile it supports.",
     "zero_runs": "Runs of zero counts much longer than any quiet spell elsewhere in the series look like a log that "
                  "stopped, so they are treated as missing. Tick this if the service really had no traffic then.",
     "slo": "The largest share of intervals (with traffic) you accept overloaded, i.e. with more requests than the "
            "serving fleet can take. The oracle is the cheapest fleet path that meets it, the default quantile the "
-           "cheapest that meets it, and only policies that meet it are ranked.",
+           "cheapest that meets it on the calibration window (before the test window), and only policies that meet it are ranked.",
 }
 PARAM_FIELDS: dict[str, tuple[str, str]] = {  # ScalingParams field -> (label, help)
     "capacity_rps": ("Capacity per server (req/s)", "Requests per second one server serves. The replay converts it "

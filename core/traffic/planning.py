@@ -25,6 +25,72 @@ def newsvendor_quantile(params: ScalingParams) -> float:
     return float(min(0.99, max(0.5, params.penalty_per_dropped / (params.penalty_per_dropped + unit_capacity))))
 
 
+MIN_ALLOWED_OVERLOADS = 3  # a window judges an SLO when it allows at least this many overloaded intervals
+
+
+@dataclass(frozen=True)
+class QuantileChoice:
+    """The predictive policy's default quantile, chosen on the calibration window (before the test window, on
+    the ensemble's calibration forecasts issued ``boot delay`` ahead), never on the window it is scored on.
+
+    ``judged``: the window had enough intervals with traffic to judge the SLO (it allows at least
+    ``MIN_ALLOWED_OVERLOADS`` overloaded ones), so the cheapest quantile that meets it there was taken;
+    else the highest frontier quantile the window supports (n × (1 − q) ≥ 1), a conservative default."""
+
+    quantile: float
+    start: pd.Timestamp  # the calibration window: [start, end), end = the test start
+    end: pd.Timestamp
+    intervals: int  # with traffic and a forecast, replayed
+    judged: bool
+    met: bool  # some quantile met the SLO there (when judged)
+    frontier: pd.DataFrame  # the predictive policy per quantile on the calibration window
+    text: str
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuantileChoice):
+            return NotImplemented
+        return (self.quantile, self.start, self.end, self.intervals, self.judged, self.met, self.text) == (
+            other.quantile, other.start, other.end, other.intervals, other.judged, other.met, other.text) \
+            and self.frontier.equals(other.frontier)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def window(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M}"
+
+
+def choose_quantile(result: BacktestResult, params: ScalingParams, model: str, lead: int,
+                    quantiles: Sequence[float]) -> QuantileChoice:
+    """The default quantile, chosen on the calibration window's forecasts (data before the test window only)."""
+    start, end = result.calibrated.fit_end, result.test_start
+    forecasts = {q: result.calibration_forecast(model, lead, q) for q in quantiles}
+    # On the window's own regular grid from the first interval forecast that far ahead (a long window at a
+    # fine step calibrates from every k-th origin only; between them the policy holds, as it does on a gap).
+    reached = next(iter(forecasts.values())).index
+    y = result.series.y
+    index = y.index[(y.index >= reached.min()) & (y.index < end)] if len(reached) else reached
+    load = y.where(result.series.usable()).reindex(index)
+    n = int((load.notna() & next(iter(forecasts.values())).reindex(index).notna()).sum())
+    frontier = quantile_frontier(load, {q: f.reindex(index) for q, f in forecasts.items()}, params) \
+        if n else pd.DataFrame(columns=["quantile", "cost_total", "overloaded_pct", "dropped_pct", "server_hours"])
+    slo = params.slo_overload_pct
+    where = f"the calibration window ({start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}, before the test window"
+    allowed = n * slo / 100.0
+    if n and allowed >= MIN_ALLOWED_OVERLOADS:
+        q = float(cost_optimal_quantile(frontier, max_overloaded_pct=slo))
+        met = bool((frontier["overloaded_pct"] <= slo + 1e-9).any())
+        how = "the cheapest that meets the SLO there" if met else "the least overloaded there (none meets the SLO)"
+        return QuantileChoice(q, start, end, n, True, met, frontier,
+                              f"q{100 * q:g} chosen on {where}, {n:,} intervals): {how}")
+    supported = [q for q in sorted(quantiles) if n * (1 - q) >= 1 - 1e-9] or [min(quantiles)]
+    q = float(supported[-1])
+    return QuantileChoice(q, start, end, n, False, False, frontier,
+                          f"q{100 * q:g} (a conservative default): {where}) has too few intervals ({n:,}) to judge an SLO of "
+                          f"{slo:g}% (it would allow {allowed:.2g} overloaded, fewer than {MIN_ALLOWED_OVERLOADS}), so "
+                          "the highest quantile it supports is used, a conservative choice")
+
+
 POLICY_LABELS = {"static": "static", "reactive": "reactive", "predictive": "predictive",
                  "predictive+reactive": "predictive + reactive", "oracle": "oracle"}
 
@@ -37,10 +103,16 @@ class ScalingStudy:
     replay: ReplayResult
     frontier: pd.DataFrame
     quantile: float  # the predictive policy's, replayed here
-    best_quantile: float  # the frontier's cheapest, whatever it overloads
-    slo_quantile: float  # the frontier's cheapest that meets the SLO (the least overloaded if none does)
+    best_quantile: float  # the (hindsight) frontier's cheapest, whatever it overloads
+    hindsight_quantile: float  # the (hindsight) frontier's cheapest that meets the SLO: explanatory only
     newsvendor: float  # from the prices alone
     model: str
+    choice: QuantileChoice  # the default quantile, chosen on the calibration window
+
+    @property
+    def slo_quantile(self) -> float:
+        """The default quantile: chosen on the calibration window, before the test window."""
+        return self.choice.quantile
 
     @property
     def params(self) -> ScalingParams:
@@ -140,10 +212,10 @@ def scaling_study(result: BacktestResult, params: ScalingParams, *, quantile: fl
                   quantiles: Sequence[float] = FRONTIER_QUANTILES, like: ScalingStudy | None = None) -> ScalingStudy:
     """Replay every policy on the backtest's test window with forecasts issued ``boot_delay`` steps ahead.
 
-    ``quantile`` defaults to the cheapest quantile of the frontier (across ``quantiles``) that meets the
-    SLO. It is picked on the replayed window itself, in hindsight, as the oracle is; the frontier shows
-    what every other choice would have cost. ``like``: a study of the same backtest and parameters at
-    another quantile, whose frontier and oracle (which read no chosen quantile) are reused.
+    ``quantile`` defaults to the choice made on the calibration window (``choose_quantile``: before the test
+    window, so it is scored on data it was not chosen on). The test window's frontier shows, in hindsight, what
+    every other choice would have cost there: explanatory only. ``like``: a study of the same backtest and
+    parameters at another quantile, whose frontiers, choice and oracle (which read no chosen quantile) are reused.
     """
     params.validate()
     lead = max(1, params.boot_delay)
@@ -151,13 +223,15 @@ def scaling_study(result: BacktestResult, params: ScalingParams, *, quantile: fl
     load = result.series.y[result.series.y.index >= result.test_start]
     reuse = like is not None and like.params == params and like.replay.load.index.equals(load.index)
     if like is not None and reuse:
-        frontier, oracle = like.frontier, like.replay.runs.get("oracle")
+        frontier, oracle, choice = like.frontier, like.replay.runs.get("oracle"), like.choice
     else:
         forecasts = {q: result.step_forecast(model, lead, q).reindex(load.index) for q in quantiles}
         frontier, oracle = quantile_frontier(load, forecasts, params), None
-    slo_quantile = float(cost_optimal_quantile(frontier, max_overloaded_pct=params.slo_overload_pct))
-    chosen = quantile if quantile is not None else slo_quantile
+        choice = choose_quantile(result, params, model, lead, quantiles)
+    chosen = quantile if quantile is not None else choice.quantile
     replay = replay_all(load, result.step_forecast(model, lead, chosen).reindex(load.index), params, oracle=oracle)
     return ScalingStudy(replay=replay, frontier=frontier, quantile=chosen,
-                        best_quantile=float(cost_optimal_quantile(frontier)), slo_quantile=slo_quantile,
-                        newsvendor=newsvendor_quantile(params), model=model)
+                        best_quantile=float(cost_optimal_quantile(frontier)),
+                        hindsight_quantile=float(cost_optimal_quantile(frontier,
+                                                                       max_overloaded_pct=params.slo_overload_pct)),
+                        newsvendor=newsvendor_quantile(params), model=model, choice=choice)

@@ -207,7 +207,8 @@ def load_series(df: pd.DataFrame, freq: str = "5m", *, time_col: str | None = No
                 file: str | None = None, zero_runs_as_traffic: bool = False) -> TrafficSeries:
     """Raw CSV frame → TrafficSeries at ``freq``; long zero runs are missing unless ``zero_runs_as_traffic``."""
     counts, extra, notes = load_counts(df, time_col=time_col, value_col=value_col, file=file)
-    counts, extra, gap_notes = treat_zero_runs(counts, extra, long_zero_runs(counts), as_traffic=zero_runs_as_traffic)
+    counts, extra, gap_notes = treat_zero_runs(counts, extra, long_zero_runs(counts), as_traffic=zero_runs_as_traffic,
+                                               file=file)
     return resample(counts, extra, freq, source=file or "", notes=notes + gap_notes)
 
 
@@ -277,9 +278,10 @@ def long_zero_runs(counts: pd.Series, rule: ZeroRunRule = ZeroRunRule()) -> list
 
 
 def treat_zero_runs(counts: pd.Series, extra: pd.DataFrame, runs: list[ZeroRun] | tuple[ZeroRun, ...], *,
-                    as_traffic: bool = False) -> tuple[pd.Series, pd.DataFrame, list[str]]:
+                    as_traffic: bool = False, file: str | None = None) -> tuple[pd.Series, pd.DataFrame, list[str]]:
     """Counts (and the file's other columns) with the flagged zero runs made missing, unless ``as_traffic``;
-    and a note per run saying which was done."""
+    and a note per run saying which was done. Raises InputError when that leaves no value at all (every
+    value is zero), saying so and how to keep them."""
     if not runs:
         return counts, extra, []
     if as_traffic:
@@ -287,6 +289,10 @@ def treat_zero_runs(counts: pd.Series, extra: pd.DataFrame, runs: list[ZeroRun] 
     gap = np.zeros(len(counts), dtype=bool)
     for run in runs:
         gap |= (counts.index >= run.start) & (counts.index <= run.end)
+    if not counts[~gap].notna().any():
+        raise InputError("every value is zero: read as a collection gap (a log that stopped), so no interval is left "
+                         "to learn from; pass --zero-runs-as-traffic (page: 'Treat long zero runs as traffic') if the "
+                         "traffic really was zero", file=file)
     notes = [f"{run.describe()}: that looks like a collection gap, so it is treated as missing" for run in runs]
     masked_extra = extra.mask(pd.Series(gap, index=extra.index), axis=0) if len(extra.columns) else extra
     return counts.mask(gap), masked_extra, notes

@@ -160,7 +160,7 @@ def traffic_series(loaded: LoadedTraffic, freq: str) -> TrafficSeries:
     """The counts summed to ``freq`` ('5m' or a pandas rule); missing intervals stay missing, and so do
     long zero runs (suspected collection gaps) unless the data was given to ``keep_zero_runs``."""
     counts, extra, gap_notes = treat_zero_runs(loaded.counts, loaded.extra, loaded.zero_runs,
-                                               as_traffic=loaded.zero_runs_as_traffic)
+                                               as_traffic=loaded.zero_runs_as_traffic, file=loaded.name)
     series = resample(counts, extra, freq, source=loaded.name, notes=[*loaded.notes, *gap_notes],
                       native=loaded.native_step)
     if series.y.notna().sum() < MIN_ROWS:

@@ -221,12 +221,16 @@ def cost_bars(summary: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def quantile_frontier(frontier: pd.DataFrame, chosen: float | None = None, *, slo: float | None = None) -> go.Figure:
-    """Cost vs % overloaded intervals of the predictive policy across forecast quantiles; the chosen one and the
-    SLO (a vertical line: quantiles left of it meet it) marked."""
+def quantile_frontier(frontier: pd.DataFrame, chosen: float | None = None, *, slo: float | None = None,
+                      calibration: pd.DataFrame | None = None) -> go.Figure:
+    """Cost vs % overloaded intervals of the predictive policy across forecast quantiles on the test window, in
+    hindsight (explanatory: the default quantile is not chosen here); beside it, when given, the same on the
+    calibration window the quantile is chosen on. The chosen quantile and the SLO (a vertical line: quantiles left
+    of it meet it) marked."""
     labels = [f"q{100 * q:g}" for q in frontier["quantile"]]
     fig = go.Figure(go.Scatter(x=frontier["overloaded_pct"], y=frontier["cost_total"], mode="lines+markers+text",
-                               text=labels, textposition="top right", name="predictive by quantile",
+                               text=labels, textposition="top right",
+                               name="test window, in hindsight" if calibration is not None else "predictive by quantile",
                                line={"color": POLICY_COLOURS["predictive"]}))
     if chosen is not None:
         hit = frontier[np.isclose(frontier["quantile"], chosen)]
@@ -234,11 +238,20 @@ def quantile_frontier(frontier: pd.DataFrame, chosen: float | None = None, *, sl
             fig.add_trace(go.Scatter(x=hit["overloaded_pct"], y=hit["cost_total"], mode="markers",
                                      name=f"chosen q{100 * chosen:g}",
                                      marker={"symbol": "star", "size": 16, "color": "#ff7f0e"}))
+    if calibration is not None and not calibration.empty:
+        fig.add_trace(go.Scatter(x=calibration["overloaded_pct"], y=calibration["cost_total"], mode="lines+markers",
+                                 text=[f"q{100 * q:g}" for q in calibration["quantile"]], yaxis="y2",
+                                 name="calibration window (the quantile is chosen here)",
+                                 line={"color": "#7f7f7f", "dash": "dot"},
+                                 hovertemplate="%{text}: %{x:.2f}% overloaded, $%{y:,.2f}<extra>calibration</extra>"))
+        fig.update_layout(yaxis2={"title": "calibration-window cost ($)", "overlaying": "y", "side": "right",
+                                  "showgrid": False})
     if slo is not None:
         fig.add_vline(x=slo, line={"dash": "dash", "color": "#d62728", "width": 1},
                       annotation_text=f"SLO ≤ {slo:g}%", annotation_position="top")
-    fig.update_layout(title="Cost vs overload across forecast quantiles", xaxis_title="% of intervals overloaded",
-                      yaxis_title="total cost ($)")
+    fig.update_layout(title="Cost vs overload across forecast quantiles, in hindsight on the test window",
+                      xaxis_title="% of intervals overloaded", yaxis_title="total cost on the test window ($)",
+                      legend={"orientation": "h", "y": -0.2})
     return fig
 
 

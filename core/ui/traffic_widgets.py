@@ -199,6 +199,12 @@ def zero_runs(loaded: LoadedTraffic) -> LoadedTraffic:
     return service.keep_zero_runs(loaded) if keep else loaded
 
 
+def data_notes(series: TrafficSeries, loaded: LoadedTraffic) -> list[str]:
+    """The series' notes for the overview, without the zero-run notes: the warning by the checkbox says those."""
+    runs = tuple(run.describe() for run in loaded.zero_runs)
+    return [note for note in series.notes if not (runs and note.startswith(runs))]
+
+
 @st.cache_data(show_spinner="Resampling…", max_entries=16)
 def _series(fingerprint: str, freq: str, _loaded: LoadedTraffic) -> TrafficSeries:
     return service.traffic_series(_loaded, freq)
@@ -471,18 +477,18 @@ def study(result: BacktestResult, params: ScalingParams) -> ScalingStudy | None:
     options = [config.AUTO_QUANTILE, *(f"{100 * q:g}" for q in config.QUANTILE_OPTIONS)]
     if st.session_state.get("traffic_quantile") not in options:
         st.session_state.pop("traffic_quantile", None)
-    auto = (f"auto: {_q(first.slo_quantile)}, the cheapest that meets the SLO" if first.frontier_meets_slo
-            else f"auto: {_q(first.slo_quantile)}, the least overloaded (no quantile meets the SLO)")
+    auto = f"auto: {_q(first.slo_quantile)}, chosen on the calibration window"
     choice = st.selectbox("Forecast quantile the predictive policy provisions for", options, key="traffic_quantile",
                           format_func=lambda o: auto if o == config.AUTO_QUANTILE else f"q{o}",
                           help=config.HELP["quantile"], bind="query-params")
     best = first.frontier.set_index("quantile").loc[first.best_quantile]
-    st.caption(f"Cheapest quantile that meets the SLO on this window: {_q(first.slo_quantile)}"
+    st.caption(f"Default quantile {first.choice.text}. Forecasts by the {first.model}, issued "
+               f"{service.lead_text(service.forecast_lead(params), params)} ahead. For comparison only, "
+               f"in hindsight on the test window: the cheapest quantile that meets the SLO there is "
+               f"{_q(first.hindsight_quantile)}"
                + ("" if first.frontier_meets_slo else " (none does: the least overloaded)")
-               + f"; cheapest ignoring the SLO: {_q(first.best_quantile)} ({best['overloaded_pct']:.1f}% of intervals "
-               f"overloaded); price-only (newsvendor) quantile: {_q(first.newsvendor)}. Picked on this same window, in "
-               f"hindsight, like the oracle. Forecasts by the {first.model}, issued "
-               f"{service.lead_text(service.forecast_lead(params), params)} ahead.")
+               + f", the cheapest ignoring the SLO {_q(first.best_quantile)} ({best['overloaded_pct']:.1f}% of "
+               f"intervals overloaded); price-only (newsvendor) quantile: {_q(first.newsvendor)}.")
     if choice == config.AUTO_QUANTILE or abs(float(choice) / 100 - first.quantile) < 1e-12:
         return first
     return _shown(lambda: _study(result, params, float(choice) / 100, like=first))
@@ -533,7 +539,7 @@ def recommendation_metrics(rec: Recommendation, current_servers: int) -> None:
 
 
 __all__ = ["LEADERBOARD_FORMATS", "POLICY_FORMATS", "backtest", "backtest_settings", "burst_caption", "chart_models",
-           "column_picker", "data_source", "forward", "forward_steps", "granularity", "leaderboard_table",
+           "column_picker", "data_notes", "data_source", "forward", "forward_steps", "granularity", "leaderboard_table",
            "load_traffic", "overview", "overview_metrics", "policy_form", "policy_table", "recommendation",
            "policy_verdicts", "recommendation_metrics", "scaling_params", "slo", "study", "tabs", "time_table", "traffic_series",
            "zero_runs"]

@@ -80,6 +80,13 @@ def test_autoscale_takes_an_slo(traffic_csv: Path) -> None:
     assert report["params"]["slo_overload_pct"] == 5
     assert report["policies"]["oracle"]["overloaded_pct"] <= 5 and report["policies"]["oracle"]["meets_slo"]
     assert report["quantile"] == report["slo_quantile"]
+    # Chosen before the test window, and the JSON says on which window; the frontier is hindsight only.
+    assert report["quantile_chosen_on"]["window"] == "calibration"
+    assert report["quantile_chosen_on"]["end"].startswith("2024-03-11 00:00")
+    assert report["quantile_chosen_on"]["start"] < report["test_start"]
+    assert "calibration window" in report["quantile_chosen_on"]["text"]
+    assert report["hindsight_slo_quantile"] in {row["quantile"] for row in report["frontier"]}
+    assert "in hindsight on the test window" in report["frontier_note"]
     assert "SLO" in report["headline"]
     bad = run_cli("autoscale", "--csv", str(traffic_csv), "--freq", "1h", *FAST, "--slo-overload-pct", "120", "--json")
     assert bad.returncode == 2 and bad.stderr.startswith("error: the SLO must be") and bad.stdout == ""
@@ -170,6 +177,19 @@ def test_long_zero_runs_are_missing_unless_kept(tmp_path: Path) -> None:
     kept = run_cli("backtest", "--csv", str(path), "--freq", "1h", *FAST, "--zero-runs-as-traffic", "--json")
     assert kept.returncode == 0, kept.stderr
     assert any("kept as traffic" in note for note in json.loads(kept.stdout)["notes"])
+
+
+def test_a_series_of_nothing_but_zeros_says_so(tmp_path: Path) -> None:
+    df = daily_traffic(days=9, freq="1h", seed=3).assign(request_count=0)
+    path = tmp_path / "zeros.csv"
+    df.to_csv(path, index=False)
+    for verb in ("backtest", "autoscale"):
+        done = run_cli(verb, "--csv", str(path), "--freq", "1h", *FAST, "--json")
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert "every value is zero" in done.stderr and "collection gap" in done.stderr
+        assert "--zero-runs-as-traffic" in done.stderr and "Treat long zero runs as traffic" in done.stderr
+        assert "0 complete intervals" not in done.stderr
 
 
 def test_exported_cells_cannot_run_as_formulas(tmp_path: Path) -> None:

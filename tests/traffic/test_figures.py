@@ -131,6 +131,18 @@ def test_frontier_marks_the_chosen_quantile() -> None:
     assert fig.data[1].name == "chosen q80" and list(fig.data[1].y) == [10.0]
     slo_line = [s for s in fig.layout.shapes if s.x0 == 1.0 and s.x1 == 1.0]
     assert slo_line and any("SLO" in a.text for a in fig.layout.annotations)
+    # Explanatory only: the test window's frontier is known in hindsight, and the chart says so.
+    assert "in hindsight on the test window" in fig.layout.title.text
+
+
+def test_frontier_shows_the_calibration_window_the_quantile_was_chosen_on() -> None:
+    frontier = pd.DataFrame({"quantile": [0.5, 0.8, 0.99], "cost_total": [12.0, 10.0, 15.0],
+                             "overloaded_pct": [40.0, 10.0, 0.5]})
+    calibration = frontier.assign(cost_total=[11.0, 9.0, 14.0], overloaded_pct=[30.0, 5.0, 0.2])
+    fig = figures.quantile_frontier(frontier, 0.8, slo=1.0, calibration=calibration)
+    names = [t.name for t in fig.data]
+    assert "calibration window (the quantile is chosen here)" in names
+    assert "test window, in hindsight" in names
 
 
 def test_forward_forecast_has_history_band_and_forecast() -> None:

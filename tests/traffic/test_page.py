@@ -132,6 +132,10 @@ def test_upload_granularity_backtest_replay_and_downloads(small_models) -> None:
     assert (policies.loc[~policies["meets SLO"].astype(bool), "cost / oracle"] == "–").all()  # not "None"
     assert {"traffic_dl_series", "traffic_dl_leaderboard", "traffic_dl_predictions", "traffic_dl_policies",
             "traffic_dl_frontier", "traffic_dl_decisions"} <= _downloads(at)
+    # The page names the window the default quantile was chosen on: the calibration days, before the test.
+    chosen = next(c.value for c in at.caption if "quantile" in c.value and "chosen on" in c.value)
+    assert "calibration window" in chosen and "before the test window" in chosen
+    assert "in hindsight on the test window" in chosen
 
     # Capacity is per second and the boot in minutes; the form says what they are per interval.
     assert any("0.1667 req/s per server = 50 requests per 5-minute interval; a 10-minute boot = 2 intervals"
@@ -318,11 +322,14 @@ def test_a_long_zero_run_is_shown_as_missing_with_an_override(small_models) -> N
     at = _upload(_page(), "gap.csv", frame.to_csv(index=False).encode())
     assert not at.exception, at.exception
     assert any("collection gap" in w.value and "treated as missing" in w.value for w in at.warning)
+    # Said once, by the checkbox, not again as a data note of the overview.
+    assert not [i.value for i in at.info if "zero" in i.value]
     assert any("864 with no data" in c.value for c in at.caption)
     at.checkbox(key="traffic_zero_runs_as_traffic").check().run()
     assert not at.exception, at.exception
     assert any("0 with no data" in c.value for c in at.caption)
     assert any("kept as traffic" in w.value for w in at.warning)
+    assert not [i.value for i in at.info if "zero" in i.value]
 
 
 def test_a_constant_series_loads_with_a_note() -> None:

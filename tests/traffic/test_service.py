@@ -126,7 +126,11 @@ def test_the_default_quantile_is_the_cheapest_that_meets_the_slo(series: service
     for slo in (1.0, 20.0):
         params = service.policy_params(service.priced_for(config.SCENARIO, series), {"slo_overload_pct": slo})
         plan = service.scaling_study(result, params)
-        assert plan.quantile == plan.slo_quantile == cost_optimal_quantile(plan.frontier, max_overloaded_pct=slo)
+        # Chosen on the calibration window (before the test window); the test window's choice is hindsight only.
+        assert plan.quantile == plan.slo_quantile == plan.choice.quantile
+        if plan.choice.judged:
+            assert plan.quantile == cost_optimal_quantile(plan.choice.frontier, max_overloaded_pct=slo)
+        assert plan.hindsight_quantile == cost_optimal_quantile(plan.frontier, max_overloaded_pct=slo)
         assert plan.policies.loc["oracle", "overloaded_pct"] <= slo
         assert "meets_slo" in plan.policies.columns
         assert f"≤ {slo:g}% of intervals overloaded" in plan.headline
@@ -174,3 +178,47 @@ def test_a_study_at_another_quantile_reuses_the_frontier_and_the_oracle(series: 
     pd.testing.assert_frame_equal(other.policies, fresh.policies)
     changed = service.policy_params(params, {"max_servers": 150})
     assert service.scaling_study(result, changed, like=first).frontier is not first.frontier
+
+
+def _doubled_after(frame: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    out = frame.copy()
+    later = pd.to_datetime(out["timestamp"]) >= start
+    out.loc[later, "request_count"] = out.loc[later, "request_count"] * 2
+    return out
+
+
+def test_the_default_quantile_is_chosen_before_the_test_window_and_never_reads_it() -> None:
+    """Doubling every actual of the test window changes what the policies face (and the hindsight frontier),
+    but not the default quantile: it was chosen on the calibration window's forecasts, before the test."""
+    frame = daily_traffic(days=10, freq="15min", seed=7)
+    plans, results = [], []
+    for version in ("as is", "test window doubled"):
+        series = service.traffic_series(service.load_traffic(frame, name="t.csv"), "15m")
+        settings = service.backtest_settings(series, horizon=1, models=BASELINES)
+        if version != "as is":
+            series = service.traffic_series(
+                service.load_traffic(_doubled_after(frame, settings.test_start), name="t.csv"), "15m")
+        result = service.backtest(series, settings, extra_steps=1)
+        params = service.policy_params(service.priced_for(config.SCENARIO, series), {"slo_overload_pct": 5.0})
+        results.append(result)
+        plans.append(service.scaling_study(result, params))
+    honest, doubled = plans
+    assert not honest.frontier.equals(doubled.frontier)  # the test window did change
+    assert honest.quantile == doubled.quantile
+    assert honest.quantile == honest.choice.quantile
+    assert honest.choice == doubled.choice
+    assert honest.choice.judged and honest.choice.end == results[0].test_start
+    assert honest.choice.start == results[0].calibrated.fit_end
+    assert "calibration window" in honest.choice.text and "before the test window" in honest.choice.text
+    pd.testing.assert_frame_equal(honest.choice.frontier, doubled.choice.frontier)
+
+
+def test_a_calibration_window_too_short_for_the_slo_falls_back_to_a_high_quantile() -> None:
+    """48 hourly calibration intervals cannot tell a 1% SLO from 0% (not one overload allowed): the default is
+    the highest frontier quantile the window supports (n × (1 − q) ≥ 1), never a choice on the test window."""
+    series = service.traffic_series(service.load_traffic(daily_traffic(days=10, freq="1h", seed=7), name="t.csv"), "1h")
+    result = service.backtest(series, service.backtest_settings(series, horizon=1, models=BASELINES), extra_steps=1)
+    plan = service.scaling_study(result, service.priced_for(config.SCENARIO, series))
+    assert not plan.choice.judged and plan.choice.intervals == 48
+    assert plan.quantile == plan.slo_quantile == 0.975
+    assert "too few" in plan.choice.text and "(48)" in plan.choice.text
