@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from core.forecast.features import recursive_forecast, training_matrix
 from core.ml.lazy import import_keras, import_prophet
-from core.traffic.features import recursive_forecast, training_matrix
 
 if TYPE_CHECKING:  # the libraries themselves are imported lazily, when a model trains
     from lightgbm import LGBMRegressor

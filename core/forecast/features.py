@@ -1,4 +1,8 @@
-"""One feature pipeline for every lag-based traffic model, built only from the past.
+"""One feature pipeline for every lag-based model (traffic's GBMs today), built only from the past.
+
+Lags, rolling and exponentially weighted statistics, the same time one season (a day of steps)
+and a profile of the last week of seasons, time of day and weekday in the series' local time,
+and the level relative to the usual level at that time: all parameterised by ``season``.
 
 A feature row for target time t is computed from a *window*: the values up to and
 including the forecast origin t-1 (never y[t]). Training slides the window over the

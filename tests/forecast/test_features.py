@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from core.traffic.features import origin_windows, recursive_forecast, training_matrix, window_features
+from core.forecast.features import origin_windows, recursive_forecast, training_matrix, window_features
 from core.traffic.series import load_series
 from tests.traffic.synthetic import daily_traffic
 
@@ -63,7 +63,7 @@ def test_finer_counts_enter_only_from_before_the_target():
 def test_chunked_windows_give_the_same_features_and_forecasts(monkeypatch):
     """Windows are copied a chunk of rows at a time so 1-minute data (a week of minutes per row)
     fits in memory; chunking must not change a single feature or forecast."""
-    import core.traffic.features as features
+    import core.forecast.features as features
 
     s = load_series(daily_traffic(days=9), "5m")
     origins = s.y.index[-700:-10]
