@@ -11,6 +11,11 @@ Protocol (no leakage, one test window for every model):
    ``horizon`` steps earlier. Lags read actual values up to the origin only.
 Models are not refit on the calibration days: split-conformal intervals need errors
 from data the model has not seen.
+
+The adaptive ensemble (``ensemble_adaptive``) is the exception to frozen weights and widths: per
+step k its weights follow the members' (and naive's) recent errors, and its intervals come from
+adaptive conformal inference, both run over the calibration window and on through the test window
+using only truths known when each forecast was issued (see ``adaptive_ensemble``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.forecast.ensemble import NAIVE, combine, recent_error_weights
+from core.forecast.intervals import AdaptiveConformal
 from core.ml import metrics
-from core.traffic.models import BASELINES, Forecaster, make_model
+from core.traffic.models import BASELINES, Forecaster, Naive, make_model
 from core.traffic.series import TrafficSeries
 
 QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99)
 ENSEMBLE = "ensemble"
+ENSEMBLE_ADAPTIVE = "ensemble_adaptive"
 MIN_STEP_TRUTH = 8  # calibration points a step needs for its own weights and interval widths
 PUBLISHED_TEST_START = pd.Timestamp("1995-08-23 00:00")
 ProgressFn = Callable[[float, str], None]
@@ -230,6 +238,21 @@ def _truth_matrix(y: pd.Series, usable: pd.Series, origins: pd.DatetimeIndex, ho
 
 
 @dataclass
+class AdaptiveSource:
+    """The adaptive ensemble's inputs (members' k-step paths on the calibration and test origins, the truth),
+    and its weights per step once computed."""
+
+    members: list[str]
+    calibration_paths: dict[str, np.ndarray]
+    test_paths: dict[str, np.ndarray]
+    truth: pd.Series
+    calibration_truth: np.ndarray  # n_calibration_origins × horizon
+    half_life: float
+    gamma: float
+    weights: dict[int, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass
 class BacktestResult:
     """Every model's h-step forecasts on one test window, with intervals and scores.
 
@@ -246,6 +269,12 @@ class BacktestResult:
     paths: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
     # Names this run, for caches of what is derived from it (a replay): equal settings retrained are a new run.
+    # Models whose interval at ``interval`` is not a residual quantile of the calibration window: model ->
+    # (lower, upper), laid out like ``paths`` (the adaptive ensemble's adaptive conformal bounds).
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # What the adaptive ensemble's steps are computed from, each on first use (a day-long horizon has 288 steps
+    # at 5m, ~0.25 s each, and the page scores one); its columns in ``paths`` and ``bounds`` are NaN until then.
+    adaptive: AdaptiveSource | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, compare=False)
     _derived: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -261,9 +290,17 @@ class BacktestResult:
         return found
 
     def step_forecast(self, model: str, step: int, q: float | None = None) -> pd.Series:
-        """Forecast of each test interval issued ``step`` intervals before it (q = quantile)."""
+        """Forecast of each test interval issued ``step`` intervals before it (q = quantile). A model with its
+        own ``bounds`` answers the interval's two tails from them, other quantiles from calibration residuals."""
+        self._ensure(model, step)
         point = self.paths[model]
-        values = self.calibrated.quantile(model, point, q)[:, step - 1] if q is not None else point[:, step - 1]
+        tails = ((1 - self.interval) / 2, 1 - (1 - self.interval) / 2)
+        if q is not None and model in self.bounds and min(abs(q - t) for t in tails) < 1e-9:
+            values = self.bounds[model][0 if abs(q - tails[0]) < 1e-9 else 1][:, step - 1]
+        elif q is not None:
+            values = self.calibrated.quantile(model, point, q)[:, step - 1]
+        else:
+            values = point[:, step - 1]
         targets = self.origins + step * self.series.step
         s = pd.Series(values, index=targets, name=model)
         return s[(s.index >= self.test_start) & (s.index <= self.series.y.index[-1])]
@@ -271,11 +308,50 @@ class BacktestResult:
     def calibration_forecast(self, model: str, step: int, q: float | None = None) -> pd.Series:
         """Forecast of each calibration-window interval issued ``step`` intervals before it (q = quantile): data
         before the test window only. Intervals the window's origins do not reach ``step`` ahead are left out."""
+        self._ensure(model, step)
         cal = self.calibrated
         point = cal.calibration_paths[model]
         values = cal.quantile(model, point, q)[:, step - 1] if q is not None else point[:, step - 1]
         s = pd.Series(values, index=cal.calibration_origins + step * self.series.step, name=model)
         return s[(s.index >= cal.fit_end) & (s.index < self.test_start)]
+
+    def adaptive_weights(self, step: int) -> pd.DataFrame:
+        """The adaptive ensemble's weights for ``step``-ahead forecasts, one row per target time (the
+        calibration window's, then the test window's), a column per member."""
+        self._ensure(ENSEMBLE_ADAPTIVE, step)
+        if self.adaptive is None:
+            raise KeyError(f"no {ENSEMBLE_ADAPTIVE} in this backtest (it needs a learned model)")
+        return self.adaptive.weights[step]
+
+    def _ensure(self, model: str, step: int) -> None:
+        """Computes the adaptive ensemble's ``step`` on first use (every other model's paths are complete)."""
+        source = self.adaptive
+        if model != ENSEMBLE_ADAPTIVE or source is None or step in source.weights:
+            return
+        if not 1 <= step <= self.calibrated.horizon:
+            raise IndexError(f"step {step} is beyond this backtest's {self.calibrated.horizon} steps")
+        cal, y, k, start = self.calibrated, self.series.y, step, self.test_start
+        cal_targets, test_targets = cal.calibration_origins + k * self.series.step, self.origins + k * self.series.step
+        cal_rows = (cal_targets >= cal.fit_end) & (cal_targets < start)
+        test_rows = (test_targets >= start) & (test_targets <= y.index[-1])
+        frame = pd.concat([
+            pd.DataFrame({m: source.calibration_paths[m][cal_rows, k - 1] for m in source.members},
+                         index=cal_targets[cal_rows]),
+            pd.DataFrame({m: source.test_paths[m][test_rows, k - 1] for m in source.members},
+                         index=test_targets[test_rows])])
+        run = adaptive_ensemble(frame, source.truth, test_start=start, step=k, level=self.interval,
+                                half_life=source.half_life, gamma=source.gamma)
+        lo, hi = self.bounds[ENSEMBLE_ADAPTIVE]
+        self.paths[ENSEMBLE_ADAPTIVE][:, k - 1] = run.forecast.reindex(test_targets).to_numpy()
+        lo[:, k - 1] = run.lower.reindex(test_targets).to_numpy()
+        hi[:, k - 1] = run.upper.reindex(test_targets).to_numpy()
+        cal_point = run.forecast.reindex(cal_targets).to_numpy()
+        cal.calibration_paths[ENSEMBLE_ADAPTIVE][:, k - 1] = cal_point
+        resid = np.log1p(source.calibration_truth[:, k - 1]) - np.log1p(np.maximum(cal_point, 0.0))
+        found = _nanquantiles(resid)
+        # Quantiles other than the interval's tails: this step's calibration residuals (or none: zero width).
+        cal.residual_q[ENSEMBLE_ADAPTIVE][k - 1] = found if found is not None else 0.0
+        source.weights[k] = run.weights
 
     def predictions(self, step: int | None = None) -> pd.DataFrame:
         """Long table: timestamp, model, y_true, y_pred, lo, hi (the CLI's --out format). Built once per step."""
@@ -338,8 +414,11 @@ def _mase(y_true: np.ndarray, y_pred: np.ndarray, train: pd.Series, season: int)
 def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None = None, horizon: int = 1,
                  models: Sequence[str] = ("seasonal_naive", "naive", "lightgbm", "xgboost"),
                  extra_steps: int = 0, calibration_days: float = 3.0, interval: float = 0.8,
-                 progress: ProgressFn | None = None, n_jobs: int = 2) -> BacktestResult:
-    """Backtest ``models`` at ``horizon`` steps ahead; ``extra_steps`` keeps longer paths (for autoscaling)."""
+                 progress: ProgressFn | None = None, n_jobs: int = 2,
+                 adaptive_half_life: float | None = None) -> BacktestResult:
+    """Backtest ``models`` at ``horizon`` steps ahead; ``extra_steps`` keeps longer paths (for autoscaling).
+    With learned models the result also holds ``ensemble_adaptive`` (half-life in intervals; default
+    ``config.adaptive_half_life``: one hour of intervals, at least 3)."""
     if horizon < 1 or horizon > series.season:
         raise InputError(f"the horizon must be between 1 and {series.season} intervals (one day)")
     if not 0.5 <= interval < 1:
@@ -359,10 +438,87 @@ def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None
     first_origin = max(start - path_len * series.step, y.index[0])
     origins = y.index[(y.index >= first_origin) & (y.index < y.index[-1])]
     paths = cal.paths(y, origins)
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    source = None
+    if ENSEMBLE in paths:
+        source = _adaptive_source(series, cal, origins, paths, start, adaptive_half_life)
+        shape = paths[ENSEMBLE].shape
+        paths[ENSEMBLE_ADAPTIVE] = np.full(shape, np.nan)
+        bounds[ENSEMBLE_ADAPTIVE] = (np.full(shape, np.nan), np.full(shape, np.nan))
+    result = BacktestResult(series=series, calibrated=cal, test_start=start, horizon=horizon, interval=interval,
+                            origins=origins, paths=paths, bounds=bounds, adaptive=source)
+    if source is not None:
+        if progress:
+            progress(0.95, "adapting the ensemble")
+        result.adaptive_weights(horizon)  # the scored step now; others when first asked for
     if progress:
         progress(1.0, "done")
-    return BacktestResult(series=series, calibrated=cal, test_start=start, horizon=horizon, interval=interval,
-                          origins=origins, paths=paths)
+    return result
+
+
+@dataclass
+class AdaptiveRun:
+    """The adaptive ensemble's k-step forecasts, one row per target time (calibration window, then test)."""
+
+    forecast: pd.Series
+    lower: pd.Series  # NaN before the test window
+    upper: pd.Series
+    weights: pd.DataFrame
+
+
+def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: pd.Timestamp, step: int,
+                      level: float, half_life: float, gamma: float = 0.02) -> AdaptiveRun:
+    """Recent-error weights and adaptive conformal intervals for ``step``-ahead forecasts.
+
+    ``forecasts``: one row per target time, in order and one interval apart (the calibration window's
+    forecasts, then the test window's), a column per member, naive among them. Row t's error is learned
+    from ``step`` rows later (its truth arrives then), so the weights start warm at the test start and
+    never read a truth that was unknown when a forecast was issued. (When a long horizon thinned the
+    calibration origins, its rows are further apart: ``step`` rows back is then further back, still causal.)
+
+    Intervals: adaptive conformal (log scale) warmed on the calibration window's scores whose truth is
+    known before the first test forecast was issued. For ``step`` > 1 the test rows are split into
+    ``step`` interleaved streams (rows r, r+k, r+2k, ...): in each, the previous row's truth is known
+    exactly when the next forecast is issued, so the level moves on observed misses only."""
+    weights = recent_error_weights(forecasts, truth, half_life=half_life, delay=step)
+    point = combine(forecasts, weights).rename(ENSEMBLE_ADAPTIVE)
+    y = truth.reindex(forecasts.index).to_numpy(dtype=float)
+    p = point.to_numpy(dtype=float)
+    in_test = (forecasts.index >= test_start)
+    n_cal = int((~in_test).sum())
+    warm = slice(0, max(n_cal - (step - 1), 0))  # calibration truths known when the first test forecast is issued
+    lower, upper = np.full(len(p), np.nan), np.full(len(p), np.nan)
+    test_rows = np.flatnonzero(in_test)
+    aci = AdaptiveConformal(level=level, scale="log", gamma=gamma)
+    for r in range(step):
+        rows = test_rows[r::step]
+        if len(rows):
+            lower[rows], upper[rows] = aci.run(y[rows], p[rows], calibration=y[warm], calibration_pred=p[warm])
+    return AdaptiveRun(forecast=point, lower=pd.Series(lower, index=point.index),
+                       upper=pd.Series(upper, index=point.index), weights=weights)
+
+
+def _adaptive_source(series: TrafficSeries, cal: Calibrated, origins: pd.DatetimeIndex, paths: dict[str, np.ndarray],
+                     start: pd.Timestamp, half_life: float | None) -> AdaptiveSource:
+    """The adaptive ensemble's inputs: members (the learned models, then naive, fitted or not), their calibration
+    and test paths, the truth; its calibration paths and residual quantiles are set on ``cal`` (NaN/zero until
+    a step is computed)."""
+    from core.traffic import config  # config imports planning, which imports this module
+
+    y, step = series.y, series.step
+    members = [m for m in cal.members if m != NAIVE] + [NAIVE]
+    cal_paths = {m: cal.calibration_paths[m] for m in members if m in cal.calibration_paths}
+    test_paths = {m: paths[m] for m in members if m in paths}
+    if NAIVE not in cal_paths:  # naive is always in the pool, chosen or not
+        cal_paths[NAIVE] = Naive().forecast(y[y.index < start], cal.calibration_origins, cal.horizon)
+        test_paths[NAIVE] = Naive().forecast(y, origins, cal.horizon)
+    cal.calibration_paths[ENSEMBLE_ADAPTIVE] = np.full((len(cal.calibration_origins), cal.horizon), np.nan)
+    cal.residual_q[ENSEMBLE_ADAPTIVE] = np.zeros((cal.horizon, len(QUANTILES)))
+    return AdaptiveSource(
+        members=members, calibration_paths=cal_paths, test_paths=test_paths, truth=y.where(series.usable()),
+        calibration_truth=_truth_matrix(y, series.usable(), cal.calibration_origins, cal.horizon, step, end=start),
+        half_life=half_life if half_life is not None else config.adaptive_half_life(step),
+        gamma=config.ADAPTIVE_GAMMA)
 
 
 def forward_forecast(series: TrafficSeries, *, steps: int, models: Sequence[str] = ("lightgbm", "xgboost"),

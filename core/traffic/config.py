@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from core.traffic.autoscale import ScalingParams
 from core.traffic.models import MODEL_NAMES
 from core.traffic.planning import FRONTIER_QUANTILES
@@ -45,6 +47,18 @@ CLI_FORWARD_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
 BURST_RULE = BurstRule()  # the overview's burst marks
 ZERO_RUN_RULE = ZeroRunRule()  # zero runs read as collection gaps (missing unless the user keeps them)
 CALIBRATION_DAYS = 3.0  # core.traffic.backtest's default calibration window
+# The adaptive ensemble (ensemble_adaptive): its weights follow the members' errors with this half-life (one
+# hour of traffic: a surge of 1–2 hours moves them, a single noisy interval does not), never under
+# ADAPTIVE_MIN_HALF_LIFE_STEPS intervals; its intervals' level moves by ADAPTIVE_GAMMA after each observation.
+ADAPTIVE_HALF_LIFE = pd.Timedelta("1h")
+ADAPTIVE_MIN_HALF_LIFE_STEPS = 3.0
+ADAPTIVE_GAMMA = 0.02
+
+
+def adaptive_half_life(step: pd.Timedelta) -> float:
+    """The adaptive ensemble's half-life in intervals of ``step``: one hour of them, at least 3."""
+    return max(ADAPTIVE_MIN_HALF_LIFE_STEPS, ADAPTIVE_HALF_LIFE / step)
+
 # The issue's scenario: 50 requests per 5-minute interval per server (1/6 req/s), a 10-minute boot, $0.10 per
 # server-hour, $0.001 per dropped request. NASA's busiest 5 minutes (~5 req/s) need 30 such servers.
 SCENARIO = ScalingParams()
@@ -64,7 +78,8 @@ HELP = {
     "horizon": "Score forecasts issued this many intervals ahead (multi-step forecasts are recursive).",
     "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines; the ensemble combines "
               "the other models with weights fitted (non-negative least squares) on the last days before the test "
-              "window.",
+              "window; ensemble_adaptive combines them and naive with weights that follow their recent errors, and "
+              "widens or narrows its interval after misses, through the test window.",
     "slow": "Prophet takes a while to fit; the hybrid also imports TensorFlow (~5 s, ~700 MB) and trains an LSTM: "
             "expect minutes, not seconds.",
     "forward_steps": "How far past the end of the data to forecast, up to one day.",

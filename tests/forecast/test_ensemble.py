@@ -56,3 +56,18 @@ def test_the_pool_must_hold_naive_and_a_missing_member_gives_up_its_weight() -> 
     forecasts.iloc[10, 1] = np.nan
     w = recent_error_weights(forecasts, truth)
     assert combine(forecasts, w).iloc[10] == pytest.approx(forecasts.iloc[10, 0])
+
+
+@pytest.mark.parametrize("delay", [1, 3, 12])
+def test_a_delayed_error_is_learned_only_delay_rows_later(delay: int) -> None:
+    forecasts, truth = _pool(300)
+    w = recent_error_weights(forecasts, truth, half_life=12, delay=delay)
+    changed = truth.copy()
+    changed.iloc[250] = -1e6  # row 250's truth, which a k-step forecast learns k rows later
+    w2 = recent_error_weights(forecasts, changed, half_life=12, delay=delay)
+    pd.testing.assert_frame_equal(w.iloc[: 250 + delay], w2.iloc[: 250 + delay])
+    assert not w.iloc[250 + delay].equals(w2.iloc[250 + delay])
+    if delay == 1:  # the default is the one-step case
+        pd.testing.assert_frame_equal(w, recent_error_weights(forecasts, truth, half_life=12))
+    with pytest.raises(ValueError, match="delay"):
+        recent_error_weights(forecasts, truth, delay=0)

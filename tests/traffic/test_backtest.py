@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from core.errors import InputError
-from core.traffic.backtest import ENSEMBLE, default_test_start, forward_forecast, run_backtest
+from core.traffic.backtest import ENSEMBLE, ENSEMBLE_ADAPTIVE, default_test_start, forward_forecast, run_backtest
 from core.traffic.series import load_series
 from tests.traffic.synthetic import daily_traffic
 
@@ -21,7 +21,8 @@ def result(series):
 
 def test_every_model_is_scored_on_the_same_held_out_window(result, series):
     preds = result.predictions()
-    assert set(preds["model"]) == {"seasonal_naive", "naive", "lightgbm", "xgboost", ENSEMBLE}
+    assert set(preds["model"]) == {"seasonal_naive", "naive", "lightgbm", "xgboost", ENSEMBLE,
+                                   ENSEMBLE_ADAPTIVE}
     assert list(preds.columns) == ["timestamp", "model", "y_true", "y_pred", "lo", "hi"]
     windows = preds.groupby("model")["timestamp"].agg(["min", "max", "count"])
     assert windows["min"].nunique() == 1 and windows["count"].nunique() == 1
