@@ -5,7 +5,6 @@ import streamlit as st
 from core.errors import HeadroomError
 from core.models import service
 from core.models.config import EMPTY_STATE, METRICS_NOTE
-from core.models.service import ModelChange
 from core.ui import models_widgets as mw
 from core.ui.downloads import download_table
 from core.ui.page import setup_page
@@ -51,13 +50,7 @@ chosen = mw.model_picker(table)
 action = mw.action_buttons(chosen)
 if action is not None:
     try:
-        change: ModelChange
-        if action.kind == "deploy":
-            change = service.deploy(registry, action.model_id)
-        elif action.kind == "retire":
-            change = service.retire(registry, action.model_id)
-        else:
-            change = service.delete(registry, action.model_id, confirm_deployed=action.confirm_deployed)
+        change = service.apply(registry, action.kind, action.model_id, confirm_deployed=action.confirm_deployed)
     except HeadroomError as exc:
         st.error(exc.message)
     else:

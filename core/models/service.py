@@ -198,3 +198,14 @@ def delete(registry: ModelRegistry, model_id: str, *, confirm_deployed: bool = F
     if record.status == "deployed":
         message += f" No {record.domain} model is deployed for '{record.name}' now."
     return ModelChange(model_id, record.domain, "deleted", message, freed_bytes=size)
+
+
+def apply(registry: ModelRegistry, kind: str, model_id: str, *, confirm_deployed: bool = False) -> ModelChange:
+    """One user action on a model: "deploy", "retire" or "delete" (see each)."""
+    if kind == "deploy":
+        return deploy(registry, model_id)
+    if kind == "retire":
+        return retire(registry, model_id)
+    if kind == "delete":
+        return delete(registry, model_id, confirm_deployed=confirm_deployed)
+    raise InputError(f"unknown action '{kind}' (deploy, retire or delete)")

@@ -10,6 +10,7 @@ residual recursively from the residuals up to the origin.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.forecast.features import recursive_forecast, training_matrix
+from core.forecast.protocol import origin_positions
 from core.ml.lazy import import_keras, import_prophet
 
 if TYPE_CHECKING:  # the libraries themselves are imported lazily, when a model trains
@@ -41,13 +43,6 @@ class Forecaster(Protocol):
         ...
 
 
-def _positions(y: pd.Series, origins: pd.DatetimeIndex) -> np.ndarray:
-    pos = y.index.get_indexer(origins)
-    if (pos < 0).any():
-        raise ValueError("forecast origins must be timestamps of the series")
-    return pos
-
-
 @dataclass
 class SeasonalNaive:
     """y[t] = y[t - one day]; a missing value falls back to the last known one."""
@@ -61,7 +56,7 @@ class SeasonalNaive:
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
         filled = y.ffill().bfill().to_numpy(dtype=float)
-        pos = _positions(y, origins)
+        pos = origin_positions(y, origins)
         steps = np.arange(1, horizon + 1)
         back = self.season * np.ceil(steps / self.season).astype(int)
         idx = pos[:, None] + steps[None, :] - back[None, :]
@@ -78,7 +73,7 @@ class Naive:
         return self
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
-        last = y.ffill().bfill().to_numpy(dtype=float)[_positions(y, origins)]
+        last = y.ffill().bfill().to_numpy(dtype=float)[origin_positions(y, origins)]
         return np.repeat(last[:, None], horizon, axis=1)
 
 
@@ -98,7 +93,7 @@ def offset_floor(target: pd.Series) -> float:
 
 
 @dataclass
-class GradientBoosting:
+class GradientBoosting(ABC):
     """LightGBM or XGBoost on the shared lag/rolling/calendar features, Poisson loss.
 
     Counts are non-negative and their spread grows with the level, which a Poisson
@@ -140,16 +135,17 @@ class GradientBoosting:
         self._fit_all(X, target, offset)
         return self
 
+    @abstractmethod
     def _best_rounds(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray, cut: int) -> int:
         """Trees that minimise the error on rows ``cut:`` when trained on rows ``:cut`` (early stopping)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _fit_all(self, X: pd.DataFrame, target: pd.Series, offset: np.ndarray) -> None:
         """Train ``self.rounds`` trees on every row."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _expected(self, X: pd.DataFrame, offset: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Expected counts of the fitted library model for rows ``X`` on top of ``offset``."""
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected counts for feature rows (the fitted margin on top of each row's level offset)."""
@@ -339,7 +335,7 @@ class HybridProphetLSTM:
             raise _not_fitted(self.name)
         step = y.index[1] - y.index[0]
         resid = np.concatenate([np.full(self.lookback, np.nan), self._residuals(y)])
-        pos = _positions(y, origins) + self.lookback
+        pos = origin_positions(y, origins) + self.lookback
         windows = resid[(pos + 1)[:, None] + np.arange(-self.lookback, 0)[None, :]]
         out = np.empty((len(origins), horizon))
         for k in range(1, horizon + 1):

@@ -128,3 +128,16 @@ def test_compare_rows_are_fields_then_params_then_metrics(seeded: SeededRegistry
     rows = service.compare(seeded.registry, seeded.jobs_baseline.model_id, seeded.jobs_lgbm.model_id).index.tolist()
     assert rows.index("status") < rows.index("params.half_life_days") < rows.index("runtime.r2_log")
     assert max(i for i, r in enumerate(rows) if r.startswith("params.")) < rows.index("runtime.r2_log")
+
+
+def test_apply_runs_the_named_action_and_refuses_an_unknown_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.errors import InputError
+    from core.ml.registry import ModelRegistry
+    from core.models import service
+    from core.storage import create_db_engine
+
+    registry = ModelRegistry(create_db_engine(f"sqlite:///{tmp_path / 'r.db'}"), tmp_path / "models")
+    record = registry.save("jobs", {"a": 1}, algorithm="lightgbm", params={}, metrics={}, fingerprint="f")
+    assert service.apply(registry, "deploy", record.model_id).status == "deployed"
+    with pytest.raises(InputError, match="unknown action"):
+        service.apply(registry, "explode", record.model_id)
