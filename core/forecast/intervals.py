@@ -49,17 +49,56 @@ def conformal_quantile(scores: ArrayLike, q: float, *, cap_at_max: bool = False)
     return float(values[rank - 1])
 
 
-def signed_quantiles(residuals: ArrayLike, level: float) -> tuple[float, float]:
-    """Lower and upper offsets for an interval with equal tails from signed residuals (errors on
-    any scale the caller chose, e.g. relative to a level): each tail takes the finite-sample
-    conformal rank, so a skewed error (a load that jumps up more than it drops) gets an
-    asymmetric interval. Capped at the extreme residual when there are too few."""
-    tail = (1.0 - level) / 2.0
+def residual_quantiles(residuals: ArrayLike, levels: ArrayLike) -> np.ndarray | None:
+    """Quantiles of signed residuals at each level in ``levels``, with finite-sample conformal
+    ranks: an upper level q takes the ``ceil((n + 1) q)``-th smallest, a lower one the mirror rank
+    from the top, each capped at the extreme residual when there are too few (a request or an
+    interval must stay finite). None when no residual is finite."""
     raw = np.asarray(residuals, dtype=float)
     r = raw[np.isfinite(raw)]
     if not r.size:
-        return 0.0, 0.0
-    return -conformal_quantile(-r, 1.0 - tail, cap_at_max=True), conformal_quantile(r, 1.0 - tail, cap_at_max=True)
+        return None
+    return np.array([conformal_quantile(r, q, cap_at_max=True) if q >= 0.5
+                     else -conformal_quantile(-r, 1.0 - q, cap_at_max=True) for q in np.asarray(levels, dtype=float)])
+
+
+def signed_quantiles(residuals: ArrayLike, level: float) -> tuple[float, float]:
+    """Lower and upper offsets for an interval with equal tails from signed residuals (errors on
+    any scale the caller chose, e.g. relative to a level): a skewed error (a load that jumps up
+    more than it drops) gets an asymmetric interval. (0, 0) without residuals."""
+    tail = (1.0 - level) / 2.0
+    found = residual_quantiles(residuals, (tail, 1.0 - tail))
+    return (0.0, 0.0) if found is None else (float(found[0]), float(found[1]))
+
+
+def log_residuals(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+    """Signed errors on the log scale, ``log1p(y) - log1p(ŷ)``: a quantile of them scales with the level."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    return np.log1p(y) - np.log1p(np.maximum(p, 0.0))
+
+
+def quantile_grid(y_true: np.ndarray, y_pred: np.ndarray, levels: ArrayLike) -> np.ndarray:
+    """Per-step log-residual quantiles (``horizon × len(levels)``) from calibration forecasts laid out
+    ``n_origins × horizon``. A step without residuals borrows the nearest earlier step's (errors grow
+    with the step, so this never narrows an interval to zero); none at all gives zeros."""
+    resid = log_residuals(y_true, y_pred)
+    rows = [residual_quantiles(resid[:, k], levels) for k in range(resid.shape[1])]
+    known = [r for r in rows if r is not None]
+    if not known:
+        return np.zeros((len(rows), len(np.asarray(levels))))
+    previous = known[0]
+    out = []
+    for r in rows:
+        previous = r if r is not None else previous
+        out.append(previous)
+    return np.stack(out)
+
+
+def grid_quantile(point: np.ndarray, grid: np.ndarray, levels: ArrayLike, q: float) -> np.ndarray:
+    """The q-quantile forecast of ``n × H`` point forecasts from a ``quantile_grid`` (interpolated
+    between its levels, on the log scale, never below zero)."""
+    shift = np.array([np.interp(q, np.asarray(levels, dtype=float), grid[k]) for k in range(point.shape[1])])
+    return np.maximum(np.expm1(np.log1p(np.maximum(point, 0.0)) + shift[None, :]), 0.0)
 
 
 def scores(y_true: ArrayLike, y_pred: ArrayLike, scale: Scale = "log") -> np.ndarray:

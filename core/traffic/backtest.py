@@ -3,19 +3,22 @@
 Protocol (no leakage, one test window for every model):
 1. ``fit``: all complete intervals before ``calibration_start`` train every model.
 2. ``calibration``: the last ``calibration_days`` before the test start. The fitted
-   models forecast it from rolling origins; those held-out forecasts set the ensemble
-   weights (stacking: non-negative least squares of the truth on the members' forecasts,
-   per step, normalised to sum to one) and conformal interval widths (quantiles of the
-   log-ratio residual per step, so intervals widen with the level).
+   models forecast it from rolling origins; those held-out forecasts warm the ensemble and
+   set split-conformal interval widths (log-ratio residual quantiles per step, so intervals
+   widen with the level; ``core.forecast.intervals``).
 3. ``test``: from ``test_start`` on, every model forecasts each interval from the origin
-   ``horizon`` steps earlier. Lags read actual values up to the origin only.
-Models are not refit on the calibration days: split-conformal intervals need errors
-from data the model has not seen.
+   ``horizon`` steps earlier. Lags read actual values up to the origin only. With
+   ``refit_every`` (default: daily), the learned models are fit again on all data before each
+   block of test origins, as a production forecaster would be; otherwise they stay as fitted.
 
-The adaptive ensemble (``ensemble_adaptive``) is the exception to frozen weights and widths: per
-step k its weights follow the members' (and naive's) recent errors, and its intervals come from
-adaptive conformal inference, both run over the calibration window and on through the test window
-using only truths known when each forecast was issued (see ``adaptive_ensemble``).
+Two ensembles (``core.forecast.ensemble``):
+- ``ensemble`` (the default, used for autoscaling): per step k its weights follow the members'
+  and naive's recent errors, and its intervals come from adaptive conformal inference, both run
+  over the calibration window and on through the test window using only truths known when each
+  forecast was issued (see ``adaptive_ensemble``). A shift that makes the members lose to naive
+  moves the weight to naive within about an hour; the intervals widen after misses.
+- ``ensemble_stacked``: weights fixed on the calibration window (non-negative least squares of
+  the truth on the members' forecasts, per step) and split-conformal intervals.
 """
 
 from __future__ import annotations
@@ -30,15 +33,18 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.forecast.ensemble import NAIVE, combine, recent_error_weights
-from core.forecast.intervals import AdaptiveConformal
+from core.forecast.baselines import Naive
+from core.forecast.ensemble import NAIVE, combine, normalise_rows, recent_error_weights, stacking_weights
+from core.forecast.intervals import AdaptiveConformal, grid_quantile, log_residuals, quantile_grid, residual_quantiles
+from core.forecast.parallel import run_tasks
+from core.forecast.protocol import Forecaster, Seasons
 from core.ml import metrics
-from core.traffic.models import BASELINES, Forecaster, Naive, make_model
+from core.traffic.models import BASELINES, make_model
 from core.traffic.series import TrafficSeries
 
 QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99)
-ENSEMBLE = "ensemble"
-ENSEMBLE_ADAPTIVE = "ensemble_adaptive"
+ENSEMBLE = "ensemble"  # recent-error weights and adaptive conformal intervals: the default
+STACKED = "ensemble_stacked"  # weights and interval widths fixed on the calibration window
 MIN_STEP_TRUTH = 8  # calibration points a step needs for its own weights and interval widths
 PUBLISHED_TEST_START = pd.Timestamp("1995-08-23 00:00")
 ProgressFn = Callable[[float, str], None]
@@ -86,17 +92,15 @@ class Calibrated:
         return list(self.weights.columns)
 
     def paths(self, y: pd.Series, origins: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-        """Point forecasts n_origins × horizon for every model and the ensemble."""
+        """Point forecasts n_origins × horizon for every model and the stacked ensemble."""
         out = {name: model.forecast(y, origins, self.horizon) for name, model in self.models.items()}
         if self.members:
-            out[ENSEMBLE] = _combine(out, self.weights)
+            out[STACKED] = _combine(out, self.weights)
         return out
 
     def quantile(self, model: str, point: np.ndarray, q: float) -> np.ndarray:
         """The q-quantile forecast for points laid out n × H (or a column for step k via slicing)."""
-        grid = self.residual_q[model]
-        shift = np.array([np.interp(q, QUANTILES, grid[k]) for k in range(point.shape[1])])
-        return np.maximum(np.expm1(np.log1p(np.maximum(point, 0.0)) + shift[None, :]), 0.0)
+        return grid_quantile(point, self.residual_q[model], QUANTILES, q)
 
 
 def _combine(paths: dict[str, np.ndarray], weights: pd.DataFrame) -> np.ndarray:
@@ -132,12 +136,11 @@ def calibrate(series: TrafficSeries, start: pd.Timestamp, *, models: Sequence[st
     fitted: dict[str, Forecaster] = {}
     fit_seconds: dict[str, float] = {}
     for i, name in enumerate(models):
-        progress(0.05 + 0.6 * i / max(len(models), 1), f"training {name}")
+        progress(0.05 + 0.4 * i / max(len(models), 1), f"training {name}")
         started = time.perf_counter()
-        model = make_model(name, n_jobs=n_jobs, native=series.native, per_bin=series.per_bin)
-        fitted[name] = model.fit(fit_y, usable[fit_y.index], series.season)
+        fitted[name] = _new_model(series, name, n_jobs).fit(fit_y, seasons_of(series))
         fit_seconds[name] = time.perf_counter() - started
-    progress(0.7, "calibrating on the last days before the test window")
+    progress(0.5, "calibrating on the last days before the test window")
     step = series.step
     cal_targets = y.index[(y.index >= calib_start) & (y.index < start)]
     stride = max(1, int(np.ceil(len(cal_targets) * horizon / max_calibration_points)))
@@ -156,71 +159,27 @@ def calibrate(series: TrafficSeries, start: pd.Timestamp, *, models: Sequence[st
     members = [m for m in fitted if m not in BASELINES]
     weights = pd.DataFrame(index=pd.RangeIndex(1, horizon + 1, name="step"))
     if members:
-        raw = np.stack([stacking_weights(np.stack([paths[m][:, k] for m in members], axis=1), truth[:, k])
-                        for k in range(horizon)])
-        weights = pd.DataFrame(_fill_empty_rows(raw), columns=members, index=weights.index)
-        paths[ENSEMBLE] = _combine(paths, weights)
+        raw = np.stack([stacking_weights(np.stack([paths[m][:, k] for m in members], axis=1), truth[:, k],
+                                         min_rows=MIN_STEP_TRUTH) for k in range(horizon)])
+        weights = pd.DataFrame(normalise_rows(raw), columns=members, index=weights.index)
+        paths[STACKED] = _combine(paths, weights)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            mse[ENSEMBLE] = np.nanmean((paths[ENSEMBLE] - truth) ** 2, axis=0)
-    residual_q = {}
-    for name, p in paths.items():
-        resid = np.log1p(truth) - np.log1p(np.maximum(p, 0.0))
-        residual_q[name] = _fill_empty_rows_q([_nanquantiles(resid[:, k]) for k in range(horizon)])
+            mse[STACKED] = np.nanmean((paths[STACKED] - truth) ** 2, axis=0)
+    residual_q = {name: quantile_grid(truth, p, QUANTILES) for name, p in paths.items()}
     rmse_table = pd.DataFrame({name: np.sqrt(v) for name, v in mse.items()}, index=weights.index)
     return Calibrated(models=fitted, weights=weights, residual_q=residual_q, calibration_rmse=rmse_table,
                       horizon=horizon, fit_end=calib_start, calibration_end=start, fit_seconds=fit_seconds,
                       calibration_origins=origins, calibration_paths=paths)
 
 
-def stacking_weights(forecasts: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Non-negative weights of the members' forecasts (n × M) that best fit ``truth`` (n) in least
-    squares: all zeros when the step has no usable rows (the caller borrows the previous step's).
-
-    Members here are strongly correlated, so inverse-MSE weights come out nearly equal and drag
-    the combination towards the weaker members; least squares gives the weaker ones only what
-    they add (NASA 15m: 108.2 -> 106.6 RMSE). Falls back to inverse MSE if every fit weight is 0."""
-    rows = ~np.isnan(truth) & np.isfinite(forecasts).all(axis=1)
-    if rows.sum() < MIN_STEP_TRUTH:
-        return np.zeros(forecasts.shape[1])
-    from scipy.optimize import nnls
-
-    weights, _ = nnls(forecasts[rows], truth[rows])
-    if weights.sum() <= 0:
-        weights = 1.0 / np.maximum(((forecasts[rows] - truth[rows, None]) ** 2).mean(axis=0), 1e-9)
-    return weights
+def seasons_of(series: TrafficSeries) -> Seasons:
+    """A day of intervals (the baselines' season), then a week."""
+    return Seasons((series.season, 7 * series.season))
 
 
-def _fill_empty_rows(inv: np.ndarray) -> np.ndarray:
-    """Normalise H × M weight rows to sum to one. A step with no calibration truth (a short
-    calibration window or an outage at its end) has an all-zero row: it reuses the previous
-    step's weights, or equal weights at step 1, so its ensemble forecast is never zero."""
-    out = np.zeros_like(inv, dtype=float)
-    previous = np.full(inv.shape[1], 1.0 / max(inv.shape[1], 1))
-    for k, row in enumerate(inv):
-        total = row.sum()
-        out[k] = row / total if total > 0 else previous
-        previous = out[k]
-    return out
-
-
-def _nanquantiles(values: np.ndarray) -> np.ndarray | None:
-    v = values[~np.isnan(values)]
-    return np.quantile(v, QUANTILES) if v.size else None
-
-
-def _fill_empty_rows_q(rows: list[np.ndarray | None]) -> np.ndarray:
-    """Per-step residual quantiles; a step without residuals borrows the nearest earlier step's
-    (errors grow with the step, so a later step's would also do, but never zero width)."""
-    known = [r for r in rows if r is not None]
-    if not known:
-        return np.zeros((len(rows), len(QUANTILES)))
-    previous = known[0]
-    out = []
-    for r in rows:
-        previous = r if r is not None else previous
-        out.append(previous)
-    return np.stack(out)
+def _new_model(series: TrafficSeries, name: str, n_jobs: int) -> Forecaster:
+    return make_model(name, n_jobs=n_jobs, usable=series.usable(), native=series.native, per_bin=series.per_bin)
 
 
 def _truth_matrix(y: pd.Series, usable: pd.Series, origins: pd.DatetimeIndex, horizon: int, step: pd.Timedelta,
@@ -249,6 +208,7 @@ class AdaptiveSource:
     calibration_truth: np.ndarray  # n_calibration_origins × horizon
     half_life: float
     gamma: float
+    power: float
     weights: dict[int, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -275,6 +235,7 @@ class BacktestResult:
     # What the adaptive ensemble's steps are computed from, each on first use (a day-long horizon has 288 steps
     # at 5m, ~0.25 s each, and the page scores one); its columns in ``paths`` and ``bounds`` are NaN until then.
     adaptive: AdaptiveSource | None = None
+    refits: dict[str, int] = field(default_factory=dict)  # fits of each learned model during the test window
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, compare=False)
     _derived: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -318,15 +279,22 @@ class BacktestResult:
     def adaptive_weights(self, step: int) -> pd.DataFrame:
         """The adaptive ensemble's weights for ``step``-ahead forecasts, one row per target time (the
         calibration window's, then the test window's), a column per member."""
-        self._ensure(ENSEMBLE_ADAPTIVE, step)
+        self._ensure(ENSEMBLE, step)
         if self.adaptive is None:
-            raise KeyError(f"no {ENSEMBLE_ADAPTIVE} in this backtest (it needs a learned model)")
+            raise KeyError(f"no {ENSEMBLE} in this backtest (it needs a learned model)")
         return self.adaptive.weights[step]
+
+    def ensemble_shares(self, step: int) -> dict[str, float]:
+        """Each member's mean weight in the default ensemble over the test window (naive included)."""
+        if self.adaptive is None:
+            return {}
+        weights = self.adaptive_weights(step)
+        return weights[weights.index >= self.test_start].mean().to_dict()
 
     def _ensure(self, model: str, step: int) -> None:
         """Computes the adaptive ensemble's ``step`` on first use (every other model's paths are complete)."""
         source = self.adaptive
-        if model != ENSEMBLE_ADAPTIVE or source is None or step in source.weights:
+        if model != ENSEMBLE or source is None or step in source.weights:
             return
         if not 1 <= step <= self.calibrated.horizon:
             raise IndexError(f"step {step} is beyond this backtest's {self.calibrated.horizon} steps")
@@ -340,17 +308,16 @@ class BacktestResult:
             pd.DataFrame({m: source.test_paths[m][test_rows, k - 1] for m in source.members},
                          index=test_targets[test_rows])])
         run = adaptive_ensemble(frame, source.truth, test_start=start, step=k, level=self.interval,
-                                half_life=source.half_life, gamma=source.gamma)
-        lo, hi = self.bounds[ENSEMBLE_ADAPTIVE]
-        self.paths[ENSEMBLE_ADAPTIVE][:, k - 1] = run.forecast.reindex(test_targets).to_numpy()
+                                half_life=source.half_life, gamma=source.gamma, power=source.power)
+        lo, hi = self.bounds[ENSEMBLE]
+        self.paths[ENSEMBLE][:, k - 1] = run.forecast.reindex(test_targets).to_numpy()
         lo[:, k - 1] = run.lower.reindex(test_targets).to_numpy()
         hi[:, k - 1] = run.upper.reindex(test_targets).to_numpy()
         cal_point = run.forecast.reindex(cal_targets).to_numpy()
-        cal.calibration_paths[ENSEMBLE_ADAPTIVE][:, k - 1] = cal_point
-        resid = np.log1p(source.calibration_truth[:, k - 1]) - np.log1p(np.maximum(cal_point, 0.0))
-        found = _nanquantiles(resid)
+        cal.calibration_paths[ENSEMBLE][:, k - 1] = cal_point
+        found = residual_quantiles(log_residuals(source.calibration_truth[:, k - 1], cal_point), QUANTILES)
         # Quantiles other than the interval's tails: this step's calibration residuals (or none: zero width).
-        cal.residual_q[ENSEMBLE_ADAPTIVE][k - 1] = found if found is not None else 0.0
+        cal.residual_q[ENSEMBLE][k - 1] = found if found is not None else 0.0
         source.weights[k] = run.weights
 
     def predictions(self, step: int | None = None) -> pd.DataFrame:
@@ -381,12 +348,13 @@ class BacktestResult:
         usable = self.series.usable()
         train = self.series.y[(self.series.y.index < self.test_start)]
         rows = []
+        shares = self.ensemble_shares(step)
         for name, g in preds.groupby("model", sort=False):
             ok = g["y_true"].notna().to_numpy() & usable.reindex(g["timestamp"], fill_value=False).to_numpy(dtype=bool)
             g = g[ok]
             scores = metrics.forecast_scores(g["y_true"], g["y_pred"], lower=g["lo"], upper=g["hi"])
             scores["mase"] = _mase(g["y_true"].to_numpy(), g["y_pred"].to_numpy(), train, self.series.season)
-            weight = self.calibrated.weights[name].iloc[step - 1] if name in self.calibrated.weights else np.nan
+            weight = shares.get(name, np.nan)
             rows.append({"model": name, **scores, "ensemble_weight": weight, "n": int(len(g)),
                          "baseline": name in BASELINES})
         table = pd.DataFrame(rows).sort_values("rmse").reset_index(drop=True)  # sMAPE is in percent already
@@ -415,10 +383,15 @@ def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None
                  models: Sequence[str] = ("seasonal_naive", "naive", "lightgbm", "xgboost"),
                  extra_steps: int = 0, calibration_days: float = 3.0, interval: float = 0.8,
                  progress: ProgressFn | None = None, n_jobs: int = 2,
-                 adaptive_half_life: float | None = None) -> BacktestResult:
+                 adaptive_half_life: float | None = None, refit_every: pd.Timedelta | None = None,
+                 workers: int = 1) -> BacktestResult:
     """Backtest ``models`` at ``horizon`` steps ahead; ``extra_steps`` keeps longer paths (for autoscaling).
-    With learned models the result also holds ``ensemble_adaptive`` (half-life in intervals; default
-    ``config.adaptive_half_life``: one hour of intervals, at least 3)."""
+
+    ``refit_every``: the learned models are fit again on everything before each block of test origins this
+    long (None: never, they forecast the whole test window as fitted before the calibration window); the refits
+    run on ``workers`` processes. With learned models the result holds ``ensemble`` (recent-error weights with
+    a half-life in intervals, default ``config.adaptive_half_life``: one hour of intervals, at least 3; adaptive
+    conformal intervals) and ``ensemble_stacked``."""
     if horizon < 1 or horizon > series.season:
         raise InputError(f"the horizon must be between 1 and {series.season} intervals (one day)")
     if not 0.5 <= interval < 1:
@@ -437,16 +410,25 @@ def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None
         progress(0.85, "forecasting the test window")
     first_origin = max(start - path_len * series.step, y.index[0])
     origins = y.index[(y.index >= first_origin) & (y.index < y.index[-1])]
-    paths = cal.paths(y, origins)
+    if refit_every is not None and refit_every <= pd.Timedelta(0):
+        raise InputError("the refit interval must be positive (or never)")
+    learned = [m for m in cal.models if m not in BASELINES]
+    refits: dict[str, int] = {}
+    if refit_every is None or not learned:
+        paths = cal.paths(y, origins)
+    else:
+        paths = _refit_paths(series, cal, origins, start, refit_every, n_jobs=n_jobs, workers=workers,
+                             progress=progress)
+        refits = {m: len(refit_blocks(origins, start, refit_every)) for m in learned}
     bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     source = None
-    if ENSEMBLE in paths:
+    if STACKED in paths:
         source = _adaptive_source(series, cal, origins, paths, start, adaptive_half_life)
-        shape = paths[ENSEMBLE].shape
-        paths[ENSEMBLE_ADAPTIVE] = np.full(shape, np.nan)
-        bounds[ENSEMBLE_ADAPTIVE] = (np.full(shape, np.nan), np.full(shape, np.nan))
+        shape = paths[STACKED].shape
+        paths[ENSEMBLE] = np.full(shape, np.nan)
+        bounds[ENSEMBLE] = (np.full(shape, np.nan), np.full(shape, np.nan))
     result = BacktestResult(series=series, calibrated=cal, test_start=start, horizon=horizon, interval=interval,
-                            origins=origins, paths=paths, bounds=bounds, adaptive=source)
+                            origins=origins, paths=paths, bounds=bounds, adaptive=source, refits=refits)
     if source is not None:
         if progress:
             progress(0.95, "adapting the ensemble")
@@ -454,6 +436,59 @@ def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None
     if progress:
         progress(1.0, "done")
     return result
+
+
+def refit_blocks(origins: pd.DatetimeIndex, start: pd.Timestamp, every: pd.Timedelta) -> list[np.ndarray]:
+    """Positions of the origins that share one fit: blocks ``every`` long from the test start (origins
+    before it, the first paths of a multi-step backtest, join the first block)."""
+    block = np.maximum(np.floor((origins - start) / every), 0).astype(int)
+    return [np.flatnonzero(block == b) for b in np.unique(block)]
+
+
+@dataclass(frozen=True)
+class RefitTask:
+    """One model fit on everything up to a block's first origin, then forecasting the block's origins."""
+
+    model: Forecaster  # unfitted
+    fit_y: pd.Series
+    forecast_y: pd.Series  # up to the block's last origin: later truth is out of reach
+    seasons: Seasons
+    origins: pd.DatetimeIndex
+    horizon: int
+
+
+def refit_and_forecast(task: RefitTask) -> np.ndarray:
+    return task.model.fit(task.fit_y, task.seasons).forecast(task.forecast_y, task.origins, task.horizon)
+
+
+def _refit_paths(series: TrafficSeries, cal: Calibrated, origins: pd.DatetimeIndex, start: pd.Timestamp,
+                 every: pd.Timedelta, *, n_jobs: int, workers: int, progress: ProgressFn | None) -> dict[str, np.ndarray]:
+    """Test-window paths with the learned models refit before each block; baselines need no fit."""
+    y, horizon = series.y, cal.horizon
+    paths = {name: np.full((len(origins), horizon), np.nan) for name in cal.models}
+    for name in cal.models:
+        if name in BASELINES:
+            paths[name] = cal.models[name].forecast(y, origins, horizon)
+    blocks = refit_blocks(origins, start, every)
+    keys, tasks = [], []
+    for name in (m for m in cal.models if m not in BASELINES):
+        for block in blocks:
+            first, last = origins[block[0]], origins[block[-1]]
+            keys.append((name, block))
+            # Several workers share the cores: one thread per fit then, or they fight over them.
+            tasks.append(RefitTask(model=_new_model(series, name, n_jobs if workers == 1 else 1),
+                                   fit_y=y.loc[:first], forecast_y=y.loc[:last], seasons=seasons_of(series),
+                                   origins=origins[block], horizon=horizon))
+
+    def done(finished: int, total: int) -> None:
+        if progress:
+            progress(0.55 + 0.35 * finished / total, f"refitting before each test block: {finished} of {total} fits")
+
+    for (name, block), out in zip(keys, run_tasks(refit_and_forecast, tasks, n_jobs=workers, on_done=done), strict=True):
+        paths[name][block] = out
+    if cal.members:
+        paths[STACKED] = _combine(paths, cal.weights)
+    return paths
 
 
 @dataclass
@@ -467,7 +502,7 @@ class AdaptiveRun:
 
 
 def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: pd.Timestamp, step: int,
-                      level: float, half_life: float, gamma: float = 0.02) -> AdaptiveRun:
+                      level: float, half_life: float, gamma: float = 0.02, power: float = 2.0) -> AdaptiveRun:
     """Recent-error weights and adaptive conformal intervals for ``step``-ahead forecasts.
 
     ``forecasts``: one row per target time, in order and one interval apart (the calibration window's
@@ -480,8 +515,8 @@ def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: 
     known before the first test forecast was issued. For ``step`` > 1 the test rows are split into
     ``step`` interleaved streams (rows r, r+k, r+2k, ...): in each, the previous row's truth is known
     exactly when the next forecast is issued, so the level moves on observed misses only."""
-    weights = recent_error_weights(forecasts, truth, half_life=half_life, delay=step)
-    point = combine(forecasts, weights).rename(ENSEMBLE_ADAPTIVE)
+    weights = recent_error_weights(forecasts, truth, half_life=half_life, delay=step, power=power)
+    point = combine(forecasts, weights).rename(ENSEMBLE)
     y = truth.reindex(forecasts.index).to_numpy(dtype=float)
     p = point.to_numpy(dtype=float)
     in_test = (forecasts.index >= test_start)
@@ -500,25 +535,27 @@ def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: 
 
 def _adaptive_source(series: TrafficSeries, cal: Calibrated, origins: pd.DatetimeIndex, paths: dict[str, np.ndarray],
                      start: pd.Timestamp, half_life: float | None) -> AdaptiveSource:
-    """The adaptive ensemble's inputs: members (the learned models, then naive, fitted or not), their calibration
-    and test paths, the truth; its calibration paths and residual quantiles are set on ``cal`` (NaN/zero until
-    a step is computed)."""
+    """The adaptive ensemble's inputs: members (the learned models, their stacked combination, then naive), their
+    calibration and test paths, the truth; its calibration paths and residual quantiles are set on ``cal``
+    (NaN/zero until a step is computed)."""
     from core.traffic import config  # config imports planning, which imports this module
 
     y, step = series.y, series.step
-    members = [m for m in cal.members if m != NAIVE] + [NAIVE]
+    learned = [m for m in cal.members if m != NAIVE]
+    # The stacked combination joins its members when there are several: often the best of them on steady data.
+    members = learned + ([STACKED] if len(learned) > 1 else []) + [NAIVE]
     cal_paths = {m: cal.calibration_paths[m] for m in members if m in cal.calibration_paths}
     test_paths = {m: paths[m] for m in members if m in paths}
     if NAIVE not in cal_paths:  # naive is always in the pool, chosen or not
         cal_paths[NAIVE] = Naive().forecast(y[y.index < start], cal.calibration_origins, cal.horizon)
         test_paths[NAIVE] = Naive().forecast(y, origins, cal.horizon)
-    cal.calibration_paths[ENSEMBLE_ADAPTIVE] = np.full((len(cal.calibration_origins), cal.horizon), np.nan)
-    cal.residual_q[ENSEMBLE_ADAPTIVE] = np.zeros((cal.horizon, len(QUANTILES)))
+    cal.calibration_paths[ENSEMBLE] = np.full((len(cal.calibration_origins), cal.horizon), np.nan)
+    cal.residual_q[ENSEMBLE] = np.zeros((cal.horizon, len(QUANTILES)))
     return AdaptiveSource(
         members=members, calibration_paths=cal_paths, test_paths=test_paths, truth=y.where(series.usable()),
         calibration_truth=_truth_matrix(y, series.usable(), cal.calibration_origins, cal.horizon, step, end=start),
         half_life=half_life if half_life is not None else config.adaptive_half_life(step),
-        gamma=config.ADAPTIVE_GAMMA)
+        gamma=config.ADAPTIVE_GAMMA, power=config.ADAPTIVE_POWER)
 
 
 def forward_forecast(series: TrafficSeries, *, steps: int, models: Sequence[str] = ("lightgbm", "xgboost"),
@@ -542,6 +579,9 @@ def forward_forecast(series: TrafficSeries, *, steps: int, models: Sequence[str]
                     progress=progress, n_jobs=n_jobs)
     origin = pd.DatetimeIndex([last_known])
     paths = cal.paths(y, origin)
+    if STACKED in paths:
+        source = _adaptive_source(trimmed, cal, origin, paths, end, None)
+        paths[ENSEMBLE], cal.residual_q[ENSEMBLE] = _forward_adaptive(source, cal, end, series.step)
     name = ENSEMBLE if ENSEMBLE in paths else list(paths)[0]
     index = pd.DatetimeIndex([last_known + k * series.step for k in range(1, steps + 1)], name="timestamp")
     out = pd.DataFrame({"y_pred": paths[name][0]}, index=index)
@@ -549,3 +589,30 @@ def forward_forecast(series: TrafficSeries, *, steps: int, models: Sequence[str]
         out[f"q{q:g}"] = cal.quantile(name, paths[name], q)[0]
     out.attrs["model"] = name
     return out
+
+
+def _forward_adaptive(source: AdaptiveSource, cal: Calibrated, end: pd.Timestamp,
+                      step: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """The adaptive ensemble's forecast from the one forward origin (1 × H) and its residual quantile grid.
+
+    Per step k: the weights for the forward forecast follow every calibration error (all known by now);
+    its quantiles come from the calibration window's own adaptive k-step forecasts, each weighted only
+    by errors known when it was issued (as in the backtest)."""
+    horizon = cal.horizon
+    point, past = np.full((1, horizon), np.nan), np.full((len(cal.calibration_origins), horizon), np.nan)
+    for k in range(1, horizon + 1):
+        targets = cal.calibration_origins + k * step
+        rows = targets < end
+        frame = pd.DataFrame({m: source.calibration_paths[m][rows, k - 1] for m in source.members},
+                             index=targets[rows])
+        ahead = pd.DataFrame({m: source.test_paths[m][:, k - 1] for m in source.members},
+                             index=pd.DatetimeIndex([end + (k - 1) * step]))
+        weights = recent_error_weights(pd.concat([frame, ahead]), source.truth, half_life=source.half_life, delay=1,
+                                       power=source.power)
+        point[0, k - 1] = combine(ahead, weights.iloc[[-1]]).iloc[0]
+        past[rows, k - 1] = combine(frame, recent_error_weights(frame, source.truth, half_life=source.half_life,
+                                                                delay=k, power=source.power)).to_numpy()
+    truth = source.calibration_truth.copy()
+    truth[:, (~np.isnan(truth)).sum(axis=0) < MIN_STEP_TRUTH] = np.nan  # thin steps borrow an earlier step's widths
+    grid = quantile_grid(truth, past, QUANTILES)
+    return point, grid

@@ -55,15 +55,20 @@ def _write(df: Any, path: Path | None) -> str | None:
 def _backtest(args: argparse.Namespace) -> dict[str, Any]:
     series = _series(args)
     settings = service.backtest_settings(series, test_start=args.test_start, horizon=args.horizon,
-                                         models=_models(args.models))
+                                         models=_models(args.models), refit_every=args.refit_every)
     result = service.backtest(series, settings, n_jobs=config.CLI_N_JOBS)
     board = result.leaderboard()
     out = _write(result.predictions(), args.out)
+    every = settings.refit_every
     return {"file": str(args.csv), "freq": series.freq, "test_start": str(result.test_start),
             "horizon": args.horizon, "notes": series.notes, "predictions_csv": out,
+            "refit_every": None if every is None else str(every), "refit": config.refit_label(every),
             "metrics": {row["model"]: {k: row[k] for k in ("mae", "rmse", "smape", "mase", "coverage", "n")}
                         for row in board.to_dict("records")},
-            "ensemble_weights": result.calibrated.weights.iloc[args.horizon - 1].round(4).to_dict()}
+            "ensemble": "recent-error weights (naive always in the pool) with adaptive conformal intervals",
+            # Each member's mean weight in the ensemble over the test window.
+            "ensemble_weights": {k: round(v, 4) for k, v in result.ensemble_shares(args.horizon).items()},
+            "ensemble_stacked_weights": result.calibrated.weights.iloc[args.horizon - 1].round(4).to_dict()}
 
 
 # Flags of the per-interval units (before capacity became per second and durations minutes): still read,
@@ -108,7 +113,8 @@ def _params_json(params: ScalingParams) -> dict[str, Any]:
 def _autoscale(args: argparse.Namespace) -> dict[str, Any]:
     params = _params(args)
     series = _series(args)
-    settings = service.backtest_settings(series, test_start=args.test_start, horizon=1, models=_models(args.models))
+    settings = service.backtest_settings(series, test_start=args.test_start, horizon=1, models=_models(args.models),
+                                         refit_every=args.refit_every)
     result = service.backtest(series, settings, extra_steps=service.forecast_lead(params), n_jobs=config.CLI_N_JOBS)
     study = service.scaling_study(result, params, quantile=args.quantile)
     table = study.policies
@@ -155,6 +161,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)
 
 
+def _refit_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--refit-every", default="auto",
+                        help="refit the learned models on all earlier data this often during the test window: a "
+                             "duration (1d, 6h), never, or auto (default: daily for data finer than a day)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     traffic = subparsers.add_parser("traffic", help="request forecasts and autoscaling replays")
     verbs = traffic.add_subparsers(dest="verb", metavar="<verb>", parser_class=type(traffic))
@@ -163,10 +175,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bt.add_argument("--test-start", help="first test time, in the data's zone (default: 1995-08-23 for NASA, "
                     "else 85%% of the span)")
     bt.add_argument("--horizon", type=int, default=1, help="steps ahead to score (1 .. one day; default 1)")
+    _refit_flag(bt)
     bt.set_defaults(handler=_backtest)
     sc = verbs.add_parser("autoscale", help="replay static, reactive, predictive and oracle scaling policies")
     _common(sc)
     sc.add_argument("--test-start", help="first replayed interval (default as for backtest)")
+    _refit_flag(sc)
     sc.add_argument("--quantile", type=float, help="forecast quantile the predictive policy provisions for "
                     "(default: chosen on the calibration window before the test window: the cheapest that meets the SLO there)")
     sc.add_argument("--slo-overload-pct", dest="slo_overload_pct", type=float,

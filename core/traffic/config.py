@@ -47,12 +47,37 @@ CLI_FORWARD_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
 BURST_RULE = BurstRule()  # the overview's burst marks
 ZERO_RUN_RULE = ZeroRunRule()  # zero runs read as collection gaps (missing unless the user keeps them)
 CALIBRATION_DAYS = 3.0  # core.traffic.backtest's default calibration window
-# The adaptive ensemble (ensemble_adaptive): its weights follow the members' errors with this half-life (one
+# Refits in backtests: the learned models are fit again on everything before each block of test origins this long
+# (a production forecaster refits as data arrives), one day by default for data finer than a day; on REFIT_WORKERS
+# processes with one thread each. "never" keeps the models fitted before the calibration window.
+REFIT_EVERY = pd.Timedelta("1D")
+REFIT_WORKERS = 2
+REFIT_CHOICES: dict[str, pd.Timedelta | None] = {"daily": pd.Timedelta("1D"), "every 6 hours": pd.Timedelta("6h"),
+                                                 "weekly": pd.Timedelta("7D"), "never": None}
+
+
+def default_refit_every(step: pd.Timedelta) -> pd.Timedelta | None:
+    """Daily refits for data finer than a day; none for daily data (one fit covers the test window)."""
+    return REFIT_EVERY if step < REFIT_EVERY else None
+
+
+def refit_label(every: pd.Timedelta | None) -> str:
+    """'daily', 'every 6 hours', ... or the interval itself."""
+    for label, value in REFIT_CHOICES.items():
+        if value == every:
+            return label
+    return f"every {every}"
+
+
+# The ensemble: its weights follow the members' errors with this half-life (one
 # hour of traffic: a surge of 1–2 hours moves them, a single noisy interval does not), never under
 # ADAPTIVE_MIN_HALF_LIFE_STEPS intervals; its intervals' level moves by ADAPTIVE_GAMMA after each observation.
 ADAPTIVE_HALF_LIFE = pd.Timedelta("1h")
 ADAPTIVE_MIN_HALF_LIFE_STEPS = 3.0
 ADAPTIVE_GAMMA = 0.02
+# Weights ∝ (1 / recent mean absolute error) ** ADAPTIVE_POWER: 4 leans on the best member more than inverse-square
+# weights do (NASA 5m, daily refits: RMSE 45.7 -> 45.4, still 0.89× naive with the level ×4 and 0.88× with surges).
+ADAPTIVE_POWER = 4.0
 
 
 def adaptive_half_life(step: pd.Timedelta) -> float:
@@ -76,10 +101,16 @@ HELP = {
     "test_start": "Models train on everything before this day and are scored on everything from it on. "
                   "The NASA default is the published split: test from 1995-08-23 (local time).",
     "horizon": "Score forecasts issued this many intervals ahead (multi-step forecasts are recursive).",
-    "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines; the ensemble combines "
-              "the other models with weights fitted (non-negative least squares) on the last days before the test "
-              "window; ensemble_adaptive combines them and naive with weights that follow their recent errors, and "
-              "widens or narrows its interval after misses, through the test window.",
+    "models": "seasonal naive (same time yesterday) and naive (last value) are the baselines. The ensemble (used "
+              "for autoscaling) combines the other models and naive with weights that follow their errors over the "
+              "last hour or so, and widens or narrows its interval after misses (adaptive conformal), through the "
+              "test window: when the load shifts and the models start losing to naive, it leans on naive. "
+              "ensemble_stacked keeps the weights (non-negative least squares) and interval widths fitted on the "
+              "last days before the test window.",
+    "refit": "How often the learned models are fit again during the test window, each time on everything before it, "
+             "as a production forecaster would be. Daily refits keep up with a shifting load but take longer (one "
+             "fit per model and day); never = the models fitted before the calibration days forecast the whole "
+             "test window.",
     "slow": "Prophet takes a while to fit; the hybrid also imports TensorFlow (~5 s, ~700 MB) and trains an LSTM: "
             "expect minutes, not seconds.",
     "forward_steps": "How far past the end of the data to forecast, up to one day.",

@@ -235,6 +235,7 @@ class BacktestSettings:
     test_start: pd.Timestamp
     horizon: int
     models: tuple[str, ...]
+    refit_every: pd.Timedelta | None = None  # None: the models fitted before the calibration window, never refit
 
 
 def test_days(series: TrafficSeries) -> tuple[dt.date, dt.date, dt.date]:
@@ -245,17 +246,36 @@ def test_days(series: TrafficSeries) -> tuple[dt.date, dt.date, dt.date]:
     return first, max(min(default_test_start(y).date(), last), first), last
 
 
+def parse_refit(text: str | None, step: pd.Timedelta) -> pd.Timedelta | None:
+    """'auto' (or None): the default for this granularity; 'never'/'0': no refits; else a duration ('1d', '6h')."""
+    if text is None or text.strip().lower() == "auto":
+        return config.default_refit_every(step)
+    word = text.strip().lower()
+    if word in config.REFIT_CHOICES:
+        return config.REFIT_CHOICES[word]
+    if word in ("never", "0", "none"):
+        return None
+    try:
+        every = pd.Timedelta(word)
+    except ValueError:
+        raise InputError(f"the refit interval '{text}' is not a duration like 1d, 6h or 90min (or auto, never)") from None
+    if every < step:
+        raise InputError(f"the refit interval {every} is shorter than one interval ({step})")
+    return every
+
+
 def backtest_settings(series: TrafficSeries, *, test_start: dt.date | pd.Timestamp | str | None = None,
-                      horizon: int = 1, models: Sequence[str] = ()) -> BacktestSettings:
+                      horizon: int = 1, models: Sequence[str] = (), refit_every: str | None = None) -> BacktestSettings:
     """Settings with the test start read in the data's own zone (None or the default day: the
-    default start, which may fall inside a day for short data)."""
+    default start, which may fall inside a day for short data); ``refit_every`` as ``parse_refit`` reads it."""
     default = default_test_start(series.y)
     if test_start is None or (isinstance(test_start, dt.date) and not isinstance(test_start, dt.datetime)
                               and test_start == default.date()):
         start = default
     else:
         start = to_local(pd.Timestamp(test_start), series.y)
-    return BacktestSettings(start, int(horizon), tuple(models or config.DEFAULTS.models))
+    return BacktestSettings(start, int(horizon), tuple(models or config.DEFAULTS.models),
+                            parse_refit(refit_every, series.step))
 
 
 def backtest(series: TrafficSeries, settings: BacktestSettings, *, extra_steps: int = 0,
@@ -265,7 +285,8 @@ def backtest(series: TrafficSeries, settings: BacktestSettings, *, extra_steps: 
     return run_backtest(series, test_start=settings.test_start, horizon=settings.horizon, models=settings.models,
                         extra_steps=max(settings.horizon, extra_steps), calibration_days=config.CALIBRATION_DAYS,
                         interval=config.DEFAULTS.interval, progress=progress,
-                        n_jobs=config.DEFAULTS.n_jobs if n_jobs is None else n_jobs)
+                        n_jobs=config.DEFAULTS.n_jobs if n_jobs is None else n_jobs,
+                        refit_every=settings.refit_every, workers=config.REFIT_WORKERS)
 
 
 def remember_backtest(settings: Settings, result: BacktestResult) -> None:

@@ -253,11 +253,14 @@ def backtest_settings(series: TrafficSeries) -> BacktestSettings | None:
     stored = st.session_state.get("traffic_test_start")
     if stored is not None and not first <= stored <= last:
         st.session_state.pop("traffic_test_start")
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     day = left.date_input("Test window starts", value=default_day, min_value=first, max_value=last,
                           key="traffic_test_start", help=config.HELP["test_start"])
-    horizon = right.number_input("Steps ahead to score", 1, min(config.DEFAULTS.max_horizon, series.season),
+    horizon = middle.number_input("Steps ahead to score", 1, min(config.DEFAULTS.max_horizon, series.season),
                                  config.DEFAULTS.horizon, key="traffic_horizon", help=config.HELP["horizon"])
+    labels = list(config.REFIT_CHOICES)
+    default_refit = labels.index(config.refit_label(config.default_refit_every(series.step)))
+    refit = right.selectbox("Refit models", labels, index=default_refit, key="traffic_refit", help=config.HELP["refit"])
     models = st.multiselect("Models", config.MODEL_CHOICES, default=list(config.DEFAULTS.models), key="traffic_models",
                             help=config.HELP["models"])
     if set(models) & set(config.DEFAULTS.slow_models):
@@ -267,14 +270,14 @@ def backtest_settings(series: TrafficSeries) -> BacktestSettings | None:
         return None
     chosen_day = day if isinstance(day, dt.date) else default_day
     return _shown(lambda: service.backtest_settings(series, test_start=chosen_day, horizon=int(horizon),
-                                                    models=models))
+                                                    models=models, refit_every=str(refit)))
 
 
 def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, extra_steps: int, *,
              key: str = "traffic_run") -> BacktestResult | None:
     """The stored backtest for these settings, or a Run button that trains once (with progress) and stores it."""
     store: ResultStore[_Kept[BacktestResult]] = _store("traffic-backtests")
-    base = (fingerprint, series.freq, str(chosen.test_start), chosen.horizon, chosen.models)
+    base = (fingerprint, series.freq, str(chosen.test_start), chosen.horizon, chosen.models, str(chosen.refit_every))
     need = max(chosen.horizon, extra_steps)
     found = store.find(base, need)
     if found is not None:
@@ -297,6 +300,18 @@ def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, 
     if found is None:  # first run: offer the re-run from now on (after a re-run its button is drawn already)
         _rerun_asked(kept, "Backtest", "traffic_rerun", "Re-run backtest")
     return result
+
+
+def backtest_caption(result: BacktestResult, chosen: BacktestSettings | None) -> str:
+    """How the models were trained and the ensemble built, in one caption."""
+    every = chosen.refit_every if chosen else None
+    refits = ("never refit" if every is None else
+              f"refit {config.refit_label(every)} on everything before each test block")
+    return (f"Trained on data before {result.calibrated.fit_end:%Y-%m-%d %H:%M} and {refits}; scored on every interval "
+            f"from {result.test_start:%Y-%m-%d %H:%M}. The ensemble weighs the models and naive by their errors over "
+            "about the last hour (its weight column is each model's mean share) and widens its interval after misses "
+            "(adaptive conformal); ensemble_stacked keeps the weights and widths fitted on the days before the test "
+            "window. Multi-step forecasts are recursive. MASE < 1 beats the 1-day seasonal naive.")
 
 
 def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:

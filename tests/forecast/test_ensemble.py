@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.forecast.ensemble import combine, recent_error_weights
+from core.forecast.ensemble import combine, recent_error_weights, stacking_weights
 
 
 def _pool(n: int = 700) -> tuple[pd.DataFrame, pd.Series]:
@@ -71,3 +71,16 @@ def test_a_delayed_error_is_learned_only_delay_rows_later(delay: int) -> None:
         pd.testing.assert_frame_equal(w, recent_error_weights(forecasts, truth, half_life=12))
     with pytest.raises(ValueError, match="delay"):
         recent_error_weights(forecasts, truth, delay=0)
+
+
+def test_stacking_gives_a_noisy_copy_of_the_better_member_little_weight():
+    rng = np.random.default_rng(0)
+    truth = 100 + 50 * np.sin(np.arange(400) / 20) + rng.normal(0, 5, 400)
+    good = truth + rng.normal(0, 5, 400)
+    noisy = good + rng.normal(0, 15, 400)  # the same forecast plus noise: nothing to add
+    weights = stacking_weights(np.stack([good, noisy], axis=1), truth)
+    assert weights[0] > 0.85 and weights[1] < 0.15
+    # Too few rows with truth: no weights of its own (the step borrows the previous step's).
+    thin = np.full(400, np.nan)
+    thin[:3] = truth[:3]
+    assert (stacking_weights(np.stack([good, noisy], axis=1), thin) == 0).all()

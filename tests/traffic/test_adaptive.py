@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.traffic.backtest import ENSEMBLE, ENSEMBLE_ADAPTIVE, run_backtest
+from core.traffic.backtest import STACKED, ENSEMBLE, run_backtest
 from core.traffic.series import load_series
 from tests.traffic.synthetic import daily_traffic
 
@@ -41,30 +41,30 @@ def steady():
 def test_after_a_fourfold_shift_it_is_no_worse_than_naive_and_its_intervals_recover(shifted):
     for step in (1, 3):
         board = shifted.leaderboard(step).set_index("model")
-        assert board.loc[ENSEMBLE_ADAPTIVE, "rmse"] <= board.loc["naive", "rmse"]
-        assert 0.70 <= board.loc[ENSEMBLE_ADAPTIVE, "coverage"] <= 0.90
-        assert np.isnan(board.loc[ENSEMBLE_ADAPTIVE, "ensemble_weight"])
+        assert board.loc[ENSEMBLE, "rmse"] <= board.loc["naive", "rmse"]
+        assert 0.70 <= board.loc[ENSEMBLE, "coverage"] <= 0.90
+        assert np.isnan(board.loc[ENSEMBLE, "ensemble_weight"])
     board = shifted.leaderboard(1).set_index("model")
-    assert board.loc[ENSEMBLE, "coverage"] < 0.7  # the frozen widths do not (what the adaptive row fixes)
+    assert board.loc[STACKED, "coverage"] < 0.7  # the frozen widths do not (what the adaptive row fixes)
 
 
 def test_on_a_steady_series_it_stays_close_to_the_stacked_ensemble(steady):
     for step in (1, 3):
         board = steady.leaderboard(step).set_index("model")
-        assert board.loc[ENSEMBLE_ADAPTIVE, "rmse"] <= 1.1 * board.loc[ENSEMBLE, "rmse"]
-        assert 0.70 <= board.loc[ENSEMBLE_ADAPTIVE, "coverage"] <= 0.90
+        assert board.loc[ENSEMBLE, "rmse"] <= 1.1 * board.loc[STACKED, "rmse"]
+        assert 0.70 <= board.loc[ENSEMBLE, "coverage"] <= 0.90
 
 
 def test_it_is_a_row_like_the_others(steady):
     preds = steady.predictions()
-    rows = preds[preds["model"] == ENSEMBLE_ADAPTIVE]
+    rows = preds[preds["model"] == ENSEMBLE]
     assert len(rows) == (preds["model"] == "naive").sum() and rows["timestamp"].min() == steady.test_start
     assert rows[["y_pred", "lo", "hi"]].notna().all().all()
     assert (rows["lo"] <= rows["y_pred"] + 1e-9).all() and (rows["y_pred"] <= rows["hi"] + 1e-9).all()
     # Other quantiles (a policy's) come from its calibration-window residuals, ordered like any model's.
-    assert (steady.step_forecast(ENSEMBLE_ADAPTIVE, 2, 0.95) >= steady.step_forecast(ENSEMBLE_ADAPTIVE, 2, 0.5)).all()
+    assert (steady.step_forecast(ENSEMBLE, 2, 0.95) >= steady.step_forecast(ENSEMBLE, 2, 0.5)).all()
     weights = steady.adaptive_weights(1)
-    assert list(weights.columns) == ["lightgbm", "xgboost", "naive"]
+    assert list(weights.columns) == ["lightgbm", "xgboost", STACKED, "naive"]
     assert weights.index[0] < steady.test_start  # warm: it has run over the calibration window
     assert np.allclose(weights.sum(axis=1), 1.0)
 
@@ -72,7 +72,7 @@ def test_it_is_a_row_like_the_others(steady):
 def test_naive_is_in_the_pool_even_when_not_chosen():
     result = run_backtest(load_series(_frame(), "15m"), test_start=TEST_START, models=("lightgbm",), n_jobs=1)
     assert list(result.adaptive_weights(1).columns) == ["lightgbm", "naive"]
-    assert ENSEMBLE_ADAPTIVE in result.leaderboard()["model"].tolist()
+    assert ENSEMBLE in result.leaderboard()["model"].tolist()
 
 
 def test_weights_and_intervals_never_read_a_truth_unknown_when_the_forecast_was_issued(steady):
@@ -86,5 +86,5 @@ def test_weights_and_intervals_never_read_a_truth_unknown_when_the_forecast_was_
         pd.testing.assert_frame_equal(before[before.index <= known], after[after.index <= known])
         assert not before[before.index > known].equals(after[after.index > known])
         for q in (0.1, 0.9):
-            a, b = steady.step_forecast(ENSEMBLE_ADAPTIVE, k, q), changed.step_forecast(ENSEMBLE_ADAPTIVE, k, q)
+            a, b = steady.step_forecast(ENSEMBLE, k, q), changed.step_forecast(ENSEMBLE, k, q)
             pd.testing.assert_series_equal(a[a.index <= cut], b[b.index <= cut])

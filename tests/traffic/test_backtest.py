@@ -1,9 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.errors import InputError
-from core.traffic.backtest import ENSEMBLE, ENSEMBLE_ADAPTIVE, default_test_start, forward_forecast, run_backtest
+from core.traffic.backtest import ENSEMBLE, STACKED, default_test_start, forward_forecast, run_backtest
 from core.traffic.series import load_series
 from tests.traffic.synthetic import daily_traffic
 
@@ -21,8 +23,7 @@ def result(series):
 
 def test_every_model_is_scored_on_the_same_held_out_window(result, series):
     preds = result.predictions()
-    assert set(preds["model"]) == {"seasonal_naive", "naive", "lightgbm", "xgboost", ENSEMBLE,
-                                   ENSEMBLE_ADAPTIVE}
+    assert set(preds["model"]) == {"seasonal_naive", "naive", "lightgbm", "xgboost", ENSEMBLE, STACKED}
     assert list(preds.columns) == ["timestamp", "model", "y_true", "y_pred", "lo", "hi"]
     windows = preds.groupby("model")["timestamp"].agg(["min", "max", "count"])
     assert windows["min"].nunique() == 1 and windows["count"].nunique() == 1
@@ -90,30 +91,58 @@ def test_forecast_steps_beyond_the_calibration_window_keep_weights_and_widths():
     assert width.iloc[23] == pytest.approx(width.iloc[18])
 
 
-def test_stacking_gives_a_noisy_copy_of_the_better_member_little_weight():
-    from core.traffic.backtest import stacking_weights
-
-    rng = np.random.default_rng(0)
-    truth = 100 + 50 * np.sin(np.arange(400) / 20) + rng.normal(0, 5, 400)
-    good = truth + rng.normal(0, 5, 400)
-    noisy = good + rng.normal(0, 15, 400)  # the same forecast plus noise: nothing to add
-    weights = stacking_weights(np.stack([good, noisy], axis=1), truth)
-    assert weights[0] > 0.85 and weights[1] < 0.15
-    # Too few rows with truth: no weights of its own (the step borrows the previous step's).
-    thin = np.full(400, np.nan)
-    thin[:3] = truth[:3]
-    assert (stacking_weights(np.stack([good, noisy], axis=1), thin) == 0).all()
-
-
 def test_prophet_fits_on_the_latest_points_only(monkeypatch):
     """Long fine-grained histories would take Prophet minutes: it learns the shape from the latest
     ``PROPHET_MAX_POINTS`` known intervals."""
-    import core.traffic.models as models
-    from core.traffic.series import load_series
-    from tests.traffic.synthetic import daily_traffic
+    import core.forecast.calendar_models as models
+    from core.traffic.backtest import seasons_of
 
     s = load_series(daily_traffic(days=6, freq="1h"), "1h")
     monkeypatch.setattr(models, "PROPHET_MAX_POINTS", 48)
-    fitted = models.ProphetModel().fit(s.y, s.usable(), s.season)
+    fitted = models.ProphetModel(usable=s.usable()).fit(s.y, seasons_of(s))
     seen = fitted.model.history["ds"]
     assert len(seen) == 48 and seen.max() == s.y.dropna().index.max().tz_localize(None)
+
+
+def _refit_run(series, every, **kwargs):
+    return run_backtest(series, test_start="2024-03-09", models=("naive", "lightgbm"), extra_steps=2, n_jobs=1,
+                        refit_every=every, **kwargs)
+
+
+def test_refits_happen_when_asked_and_only_then(series):
+    never = _refit_run(series, None)
+    daily = _refit_run(series, pd.Timedelta("1D"))
+    days = (series.y.index[-1] - daily.test_start) // pd.Timedelta("1D") + 1
+    assert never.refits == {} and daily.refits == {"lightgbm": days} and days >= 2  # one fit before each test day
+    # Baselines need no fit: identical either way; the refit model sees the newer data and forecasts differently.
+    assert np.array_equal(never.paths["naive"], daily.paths["naive"])
+    assert not np.allclose(never.paths["lightgbm"], daily.paths["lightgbm"])
+    preds = daily.predictions()
+    assert list(preds.columns) == ["timestamp", "model", "y_true", "y_pred", "lo", "hi"]
+    assert {ENSEMBLE, STACKED, "lightgbm"} <= set(preds["model"]) and preds["y_pred"].notna().all()
+
+
+def test_a_refit_never_reads_a_truth_after_the_origin(series):
+    """Changing every count after a time inside the second test day changes no forecast issued before it,
+    though that day's model was refit (on the data before the day began)."""
+    cut = pd.Timestamp("2024-03-10 12:00", tz=series.y.index.tz)
+    changed = series.y.copy()
+    changed[changed.index > cut] = changed[changed.index > cut] * 3 + 50
+    assert series.native is None  # no finer counts that would need the same change
+    a = _refit_run(series, pd.Timedelta("1D"))
+    b = _refit_run(dataclasses.replace(series, y=changed), pd.Timedelta("1D"))
+    before = a.origins <= cut - 2 * series.step  # paths two steps long: their targets are at most the cut
+    for model in ("lightgbm", ENSEMBLE, STACKED):
+        assert np.allclose(a.paths[model][before], b.paths[model][before], equal_nan=True), model
+    assert not np.allclose(a.paths["lightgbm"][~before], b.paths["lightgbm"][~before])
+
+
+def test_refit_intervals_are_read_from_words_and_durations(series):
+    from core.traffic.service import parse_refit
+
+    assert parse_refit("auto", series.step) == pd.Timedelta("1D") and parse_refit("never", series.step) is None
+    assert parse_refit("6h", series.step) == pd.Timedelta("6h")
+    with pytest.raises(InputError, match="not a duration"):
+        parse_refit("often", series.step)
+    with pytest.raises(InputError, match="shorter than one interval"):
+        parse_refit("1min", series.step)

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.traffic.models import LightGBMModel, XGBoostModel
+from core.forecast.gbm import LagBoost
+from core.forecast.protocol import Seasons
 from tests.support import ROOT
 
 N = 288 * 6
@@ -23,11 +24,11 @@ def _series(name: str) -> pd.Series:
     return pd.Series(SERIES[name], index=pd.date_range("2024-01-01", periods=N, freq="5min", tz="UTC"))
 
 
-@pytest.mark.parametrize("model_class", [LightGBMModel, XGBoostModel])
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
 @pytest.mark.parametrize("name", list(SERIES))
-def test_gradient_boosting_fits_and_forecasts_a_degenerate_series(model_class, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_gradient_boosting_fits_and_forecasts_a_degenerate_series(library, name: str) -> None:  # type: ignore[no-untyped-def]
     y = _series(name)
-    model = model_class(n_jobs=1, max_rounds=200).fit(y.iloc[: N - 288], y.iloc[: N - 288].notna(), 288)
+    model = LagBoost(library=library, n_jobs=1, max_rounds=200).fit(y.iloc[: N - 288], Seasons((288, 2016)))
     forecast = model.forecast(y, y.index[[N - 200, N - 100]], 3)
     assert np.isfinite(forecast).all() and (forecast >= 0).all()
     if name != "one-request":  # a flat series is forecast as itself (zeros stay zero, 0.3 is not lifted to 0.5)
