@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.forecast.calendar import holiday_flags
+
 SHORT_LAGS = 12
 ROLL_WINDOWS = (3, 6, 12, 36)
 EWM_SPANS = (2, 3, 6, 12)
@@ -71,8 +73,9 @@ def fine_matrix(native: pd.Series, targets: pd.DatetimeIndex, per_bin: int) -> n
 
 
 def window_features(windows: np.ndarray, targets: pd.DatetimeIndex, season: int,
-                    fine: np.ndarray | None = None) -> pd.DataFrame:
-    """Features for each target time from its window (shape n × window_length, last column = origin).
+                    fine: np.ndarray | None = None, country: str | None = None) -> pd.DataFrame:
+    """Features for each target time from its window (shape n × window_length, last column = origin), and
+    the target's public-holiday flag when the series' ``country`` is known (the calendar is known ahead).
 
     Column -j of a window is y[t - j]. Seasonal lags (y[t - day], the 7-day profile) come
     from the same window, so in a recursive forecast beyond a day they read predictions.
@@ -111,6 +114,8 @@ def window_features(windows: np.ndarray, targets: pd.DatetimeIndex, season: int,
     f["tod_cos"] = np.cos(2 * np.pi * minutes / 1440)
     f["minute_of_day"] = minutes.astype(float)
     f["weekday"] = targets.day_of_week.to_numpy().astype(float)
+    if country:
+        f["holiday"] = holiday_flags(targets, country)
     return pd.DataFrame(f, index=targets)
 
 
@@ -133,7 +138,7 @@ def _row_chunks(n: int, length: int) -> list[slice]:
 
 
 def training_matrix(y: pd.Series, season: int, usable: pd.Series | None = None, native: pd.Series | None = None,
-                    per_bin: int = 1) -> tuple[pd.DataFrame, pd.Series]:
+                    per_bin: int = 1, country: str | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """(X, target) for every interval whose own value is known (and complete) and whose window exists."""
     windows, targets = training_windows(y, season)
     target = y.reindex(targets)
@@ -146,9 +151,9 @@ def training_matrix(y: pd.Series, season: int, usable: pd.Series | None = None, 
     kept = targets[keep]
     fine = fine_matrix(native, kept, per_bin) if native is not None and per_bin > 1 else None
     # ``windows`` is a zero-copy view; each chunk copies only its own rows.
-    parts = [window_features(windows[rows[c]], kept[c], season, None if fine is None else fine[c])
+    parts = [window_features(windows[rows[c]], kept[c], season, None if fine is None else fine[c], country)
              for c in _row_chunks(len(rows), windows.shape[1])]
-    X = pd.concat(parts) if parts else window_features(windows[rows], kept, season, fine)
+    X = pd.concat(parts) if parts else window_features(windows[rows], kept, season, fine, country)
     return X, target[keep]
 
 
@@ -164,7 +169,8 @@ def origin_windows(y: pd.Series, origins: pd.DatetimeIndex, season: int) -> np.n
 
 
 def recursive_forecast(predict_one, y: pd.Series, origins: pd.DatetimeIndex, horizon: int, season: int,
-                       step: pd.Timedelta, native: pd.Series | None = None, per_bin: int = 1) -> np.ndarray:
+                       step: pd.Timedelta, native: pd.Series | None = None, per_bin: int = 1,
+                       country: str | None = None) -> np.ndarray:
     """Forecast ``horizon`` steps from each origin with a one-step model; returns n_origins × horizon.
 
     ``predict_one(X) -> ndarray`` maps a feature frame to one-step forecasts. Beyond the
@@ -173,14 +179,14 @@ def recursive_forecast(predict_one, y: pd.Series, origins: pd.DatetimeIndex, hor
     """
     chunks = _row_chunks(len(origins), window_length(season))
     if len(chunks) > 1:
-        return np.concatenate([recursive_forecast(predict_one, y, origins[c], horizon, season, step, native, per_bin)
-                               for c in chunks])
+        return np.concatenate([recursive_forecast(predict_one, y, origins[c], horizon, season, step, native, per_bin,
+                                                  country) for c in chunks])
     windows = origin_windows(y, origins, season)
     fine = fine_matrix(native, origins + step, per_bin) if native is not None and per_bin > 1 else None
     out = np.empty((len(origins), horizon))
     for k in range(1, horizon + 1):
         targets = origins + k * step
-        X = window_features(windows, targets, season, fine)
+        X = window_features(windows, targets, season, fine, country)
         pred = np.maximum(np.asarray(predict_one(X), dtype=float), 0.0)
         out[:, k - 1] = pred
         windows[:, :-1] = windows[:, 1:]  # shift in place: the window slides by the forecast

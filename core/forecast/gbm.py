@@ -154,6 +154,7 @@ class LagBoost:
     usable: pd.Series | None = None
     native: pd.Series | None = None
     per_bin: int = 1
+    country: str | None = None  # ISO code: the target's public-holiday flag becomes a feature
     season: int = 1
     floor: float = 0.5  # see offset_floor
     all_zero: bool = False  # the history held nothing but zeros: forecast zeros, fit no trees
@@ -164,7 +165,7 @@ class LagBoost:
 
     def fit(self, y: pd.Series, seasons: Seasons) -> LagBoost:
         self.season = seasons.primary
-        X, target = training_matrix(y, self.season, self.usable, self.native, self.per_bin)
+        X, target = training_matrix(y, self.season, self.usable, self.native, self.per_bin, self.country)
         if len(X) < 20:
             raise ValueError(f"{self.name} needs at least 20 complete intervals to train, got {len(X)}")
         # A Poisson objective cannot fit labels that are all zero (LightGBM raises "sum of labels is zero").
@@ -187,4 +188,5 @@ class LagBoost:
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
         step = pd.Timedelta(y.index.freq) if y.index.freq is not None else infer_step(y.index)
-        return recursive_forecast(self.predict, y, origins, horizon, self.season, step, self.native, self.per_bin)
+        return recursive_forecast(self.predict, y, origins, horizon, self.season, step, self.native, self.per_bin,
+                                  self.country)

@@ -2,7 +2,13 @@
 
 Scores are absolute errors on a scale that grows with the level, so an interval is as wide in
 relative terms at night as at the daily peak:
-- ``"log"``: ``|log1p(y) - log1p(ŷ)|`` (counts, loads, memory: non-negative targets);
+- ``"log"``: ``|log1p(y) - log1p(ŷ)|`` (loads, memory: non-negative targets whose spread grows
+  with the level);
+- ``"sqrt"``: ``|√y - √ŷ|`` (counts: Poisson noise has a constant spread on this scale, so a
+  width learned at night is not applied, in relative terms, to the daily peak);
+- a number λ in (0, 1): the Box-Cox power ``((1 + y)^λ - 1) / λ``, between log (λ → 0) and the raw
+  scale (λ = 1). ``stabilising_power`` estimates it from residuals: if the error's spread grows
+  like ``level^(b/2)``, λ = 1 - b/2 makes it constant (b = 1, Poisson: λ = ½; b = 2: log);
 - ``"relative"``: ``|y - ŷ| / max(|ŷ|, floor)``;
 - ``"absolute"``: ``|y - ŷ|``.
 
@@ -22,7 +28,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-Scale = Literal["log", "relative", "absolute"]
+Scale = Literal["log", "sqrt", "relative", "absolute"] | float
 _REL_FLOOR = 1e-9
 
 
@@ -71,17 +77,64 @@ def signed_quantiles(residuals: ArrayLike, level: float) -> tuple[float, float]:
     return (0.0, 0.0) if found is None else (float(found[0]), float(found[1]))
 
 
+def _forward(values: np.ndarray, scale: Scale) -> np.ndarray:
+    """Non-negative values on ``scale`` (absolute and relative: unchanged)."""
+    if isinstance(scale, float):
+        return ((1.0 + np.maximum(values, 0.0)) ** scale - 1.0) / scale
+    if scale == "log":
+        return np.log1p(np.maximum(values, 0.0))
+    if scale == "sqrt":
+        return np.sqrt(np.maximum(values, 0.0))
+    return values
+
+
+def _back(values: np.ndarray, scale: Scale) -> np.ndarray:
+    if isinstance(scale, float):
+        return np.maximum(1.0 + scale * values, 0.0) ** (1.0 / scale) - 1.0
+    if scale == "log":
+        return np.expm1(values)
+    if scale == "sqrt":
+        return np.maximum(values, 0.0) ** 2
+    return values
+
+
+def stabilising_power(y_true: ArrayLike, y_pred: ArrayLike, *, bins: int = 10) -> Scale:
+    """The scale on which these errors' spread no longer grows with the level: the slope b/2 of log mean
+    absolute error against log mean forecast over ``bins`` forecast-level bins gives λ = 1 - b/2, kept
+    between log (b ≥ 2) and square root (b ≤ 1). Log when the errors are too few or the levels too alike."""
+    y, p = np.asarray(y_true, dtype=float).ravel(), np.asarray(y_pred, dtype=float).ravel()
+    ok = np.isfinite(y) & np.isfinite(p) & (p > 0)
+    if ok.sum() < 20 * bins:
+        return "log"
+    order = np.argsort(p[ok])
+    groups = np.array_split(order, bins)
+    level = np.array([p[ok][g].mean() for g in groups])
+    spread = np.array([np.abs(y[ok][g] - p[ok][g]).mean() for g in groups])
+    if (spread <= 0).any() or level.max() < 2 * level.min():
+        return "log"
+    half_b = float(np.polyfit(np.log(level), np.log(spread), 1)[0])
+    lam = float(np.clip(1.0 - half_b, 0.0, 0.5))
+    return "log" if lam < 0.05 else lam
+
+
+def signed_residuals(y_true: ArrayLike, y_pred: ArrayLike, scale: Scale = "log") -> np.ndarray:
+    """Signed errors on ``scale`` (log: ``log1p(y) - log1p(ŷ)``; sqrt: ``√y - √ŷ``; relative: ``(y - ŷ) / |ŷ|``)."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if scale == "relative":
+        return (y - p) / np.maximum(np.abs(p), _REL_FLOOR)
+    return _forward(y, scale) - _forward(p, scale)
+
+
 def log_residuals(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Signed errors on the log scale, ``log1p(y) - log1p(ŷ)``: a quantile of them scales with the level."""
-    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-    return np.log1p(y) - np.log1p(np.maximum(p, 0.0))
+    return signed_residuals(y_true, y_pred, "log")
 
 
-def quantile_grid(y_true: np.ndarray, y_pred: np.ndarray, levels: ArrayLike) -> np.ndarray:
-    """Per-step log-residual quantiles (``horizon × len(levels)``) from calibration forecasts laid out
-    ``n_origins × horizon``. A step without residuals borrows the nearest earlier step's (errors grow
+def quantile_grid(y_true: np.ndarray, y_pred: np.ndarray, levels: ArrayLike, scale: Scale = "log") -> np.ndarray:
+    """Per-step residual quantiles on ``scale`` (``horizon × len(levels)``) from calibration forecasts laid
+    out ``n_origins × horizon``. A step without residuals borrows the nearest earlier step's (errors grow
     with the step, so this never narrows an interval to zero); none at all gives zeros."""
-    resid = log_residuals(y_true, y_pred)
+    resid = signed_residuals(y_true, y_pred, scale)
     rows = [residual_quantiles(resid[:, k], levels) for k in range(resid.shape[1])]
     known = [r for r in rows if r is not None]
     if not known:
@@ -94,33 +147,37 @@ def quantile_grid(y_true: np.ndarray, y_pred: np.ndarray, levels: ArrayLike) -> 
     return np.stack(out)
 
 
-def grid_quantile(point: np.ndarray, grid: np.ndarray, levels: ArrayLike, q: float) -> np.ndarray:
-    """The q-quantile forecast of ``n × H`` point forecasts from a ``quantile_grid`` (interpolated
-    between its levels, on the log scale, never below zero)."""
+def grid_quantile(point: np.ndarray, grid: np.ndarray, levels: ArrayLike, q: float,
+                  scale: Scale = "log") -> np.ndarray:
+    """The q-quantile forecast of ``n × H`` non-negative point forecasts from a ``quantile_grid`` on the
+    same ``scale`` (interpolated between its levels, never below zero)."""
     shift = np.array([np.interp(q, np.asarray(levels, dtype=float), grid[k]) for k in range(point.shape[1])])
-    return np.maximum(np.expm1(np.log1p(np.maximum(point, 0.0)) + shift[None, :]), 0.0)
+    if scale == "relative":
+        return np.maximum(point * (1.0 + shift[None, :]), 0.0)
+    return np.maximum(_back(_forward(np.maximum(point, 0.0), scale) + shift[None, :], scale), 0.0)
 
 
 def scores(y_true: ArrayLike, y_pred: ArrayLike, scale: Scale = "log") -> np.ndarray:
     """Nonconformity scores (absolute errors on ``scale``)."""
     y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-    if scale == "log":
-        return np.abs(np.log1p(np.maximum(y, 0.0)) - np.log1p(np.maximum(p, 0.0)))
     if scale == "relative":
         return np.abs(y - p) / np.maximum(np.abs(p), _REL_FLOOR)
-    return np.abs(y - p)
+    if scale == "absolute":
+        return np.abs(y - p)
+    return np.abs(_forward(y, scale) - _forward(p, scale))
 
 
 def bounds(y_pred: ArrayLike, width: ArrayLike, scale: Scale = "log") -> tuple[np.ndarray, np.ndarray]:
-    """The interval around ``y_pred`` whose scores are at most ``width``."""
+    """The interval around ``y_pred`` whose scores are at most ``width`` (never below zero on a
+    transformed scale)."""
     p, w = np.asarray(y_pred, dtype=float), np.asarray(width, dtype=float)
-    if scale == "log":
-        base = np.log1p(np.maximum(p, 0.0))
-        return np.maximum(np.expm1(base - w), 0.0), np.expm1(base + w)
     if scale == "relative":
         half = w * np.maximum(np.abs(p), _REL_FLOOR)
         return p - half, p + half
-    return p - w, p + w
+    if scale == "absolute":
+        return p - w, p + w
+    base = _forward(p, scale)
+    return np.maximum(_back(base - w, scale), 0.0), _back(base + w, scale)
 
 
 @dataclass

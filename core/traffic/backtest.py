@@ -35,7 +35,15 @@ import pandas as pd
 from core.errors import InputError
 from core.forecast.baselines import Naive
 from core.forecast.ensemble import NAIVE, combine, normalise_rows, recent_error_weights, stacking_weights
-from core.forecast.intervals import AdaptiveConformal, grid_quantile, log_residuals, quantile_grid, residual_quantiles
+from core.forecast.intervals import (
+    AdaptiveConformal,
+    Scale,
+    grid_quantile,
+    quantile_grid,
+    residual_quantiles,
+    signed_residuals,
+    stabilising_power,
+)
 from core.forecast.parallel import run_tasks
 from core.forecast.protocol import Forecaster, Seasons
 from core.ml import metrics
@@ -86,6 +94,7 @@ class Calibrated:
     # ensemble, n_origins × horizon): what a policy setting is chosen on before it is scored on the test window.
     calibration_origins: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
     calibration_paths: dict[str, np.ndarray] = field(default_factory=dict)
+    scale: Scale = "log"  # the scale interval widths and quantiles are learned on (see interval_scale)
 
     @property
     def members(self) -> list[str]:
@@ -100,7 +109,7 @@ class Calibrated:
 
     def quantile(self, model: str, point: np.ndarray, q: float) -> np.ndarray:
         """The q-quantile forecast for points laid out n × H (or a column for step k via slicing)."""
-        return grid_quantile(point, self.residual_q[model], QUANTILES, q)
+        return grid_quantile(point, self.residual_q[model], QUANTILES, q, self.scale)
 
 
 def _combine(paths: dict[str, np.ndarray], weights: pd.DataFrame) -> np.ndarray:
@@ -166,11 +175,23 @@ def calibrate(series: TrafficSeries, start: pd.Timestamp, *, models: Sequence[st
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mse[STACKED] = np.nanmean((paths[STACKED] - truth) ** 2, axis=0)
-    residual_q = {name: quantile_grid(truth, p, QUANTILES) for name, p in paths.items()}
+    scale = interval_scale(truth, paths[STACKED] if STACKED in paths else next(iter(paths.values())))
+    residual_q = {name: quantile_grid(truth, p, QUANTILES, scale) for name, p in paths.items()}
     rmse_table = pd.DataFrame({name: np.sqrt(v) for name, v in mse.items()}, index=weights.index)
     return Calibrated(models=fitted, weights=weights, residual_q=residual_q, calibration_rmse=rmse_table,
                       horizon=horizon, fit_end=calib_start, calibration_end=start, fit_seconds=fit_seconds,
-                      calibration_origins=origins, calibration_paths=paths)
+                      calibration_origins=origins, calibration_paths=paths, scale=scale)
+
+
+def interval_scale(truth: np.ndarray, forecast: np.ndarray) -> Scale:
+    """The scale interval widths and quantiles are learned on: ``config.INTERVAL_SCALE``, or with "auto" the
+    one on which the calibration window's one-step errors have the same spread at every level (square root
+    for Poisson-like counts, log when the spread grows in proportion to the level, a power between)."""
+    from core.traffic import config  # config imports planning, which imports this module
+
+    if config.INTERVAL_SCALE != "auto":
+        return config.INTERVAL_SCALE
+    return stabilising_power(truth[:, 0], forecast[:, 0])
 
 
 def seasons_of(series: TrafficSeries) -> Seasons:
@@ -308,14 +329,15 @@ class BacktestResult:
             pd.DataFrame({m: source.test_paths[m][test_rows, k - 1] for m in source.members},
                          index=test_targets[test_rows])])
         run = adaptive_ensemble(frame, source.truth, test_start=start, step=k, level=self.interval,
-                                half_life=source.half_life, gamma=source.gamma, power=source.power)
+                                half_life=source.half_life, gamma=source.gamma, power=source.power, scale=cal.scale)
         lo, hi = self.bounds[ENSEMBLE]
         self.paths[ENSEMBLE][:, k - 1] = run.forecast.reindex(test_targets).to_numpy()
         lo[:, k - 1] = run.lower.reindex(test_targets).to_numpy()
         hi[:, k - 1] = run.upper.reindex(test_targets).to_numpy()
         cal_point = run.forecast.reindex(cal_targets).to_numpy()
         cal.calibration_paths[ENSEMBLE][:, k - 1] = cal_point
-        found = residual_quantiles(log_residuals(source.calibration_truth[:, k - 1], cal_point), QUANTILES)
+        found = residual_quantiles(signed_residuals(source.calibration_truth[:, k - 1], cal_point, cal.scale),
+                                   QUANTILES)
         # Quantiles other than the interval's tails: this step's calibration residuals (or none: zero width).
         cal.residual_q[ENSEMBLE][k - 1] = found if found is not None else 0.0
         source.weights[k] = run.weights
@@ -368,12 +390,10 @@ class BacktestResult:
 
 
 def _mase(y_true: np.ndarray, y_pred: np.ndarray, train: pd.Series, season: int) -> float:
-    """MASE scaled by the in-sample MAE of the seasonal naive, skipping missing pairs."""
-    t = train.to_numpy(dtype=float)
-    if len(t) <= season:
+    """MASE against the in-sample seasonal naive (NaN when the training part is too short or flat)."""
+    if len(train) <= season:
         return float("nan")
-    diffs = np.abs(t[season:] - t[:-season])
-    scale = float(np.nanmean(diffs))
+    scale = metrics.seasonal_naive_scale(train.to_numpy(dtype=float), season)
     if not np.isfinite(scale) or scale == 0:
         return float("nan")
     return float(np.mean(np.abs(y_true - y_pred)) / scale)
@@ -390,7 +410,7 @@ def run_backtest(series: TrafficSeries, *, test_start: pd.Timestamp | str | None
     ``refit_every``: the learned models are fit again on everything before each block of test origins this
     long (None: never, they forecast the whole test window as fitted before the calibration window); the refits
     run on ``workers`` processes. With learned models the result holds ``ensemble`` (recent-error weights with
-    a half-life in intervals, default ``config.adaptive_half_life``: one hour of intervals, at least 3; adaptive
+    a half-life in intervals, default ``config.adaptive_half_life``: one hour of intervals, at least 12; adaptive
     conformal intervals) and ``ensemble_stacked``."""
     if horizon < 1 or horizon > series.season:
         raise InputError(f"the horizon must be between 1 and {series.season} intervals (one day)")
@@ -502,7 +522,8 @@ class AdaptiveRun:
 
 
 def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: pd.Timestamp, step: int,
-                      level: float, half_life: float, gamma: float = 0.02, power: float = 2.0) -> AdaptiveRun:
+                      level: float, half_life: float, gamma: float = 0.02, power: float = 2.0,
+                      scale: Scale = "log") -> AdaptiveRun:
     """Recent-error weights and adaptive conformal intervals for ``step``-ahead forecasts.
 
     ``forecasts``: one row per target time, in order and one interval apart (the calibration window's
@@ -511,7 +532,7 @@ def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: 
     never read a truth that was unknown when a forecast was issued. (When a long horizon thinned the
     calibration origins, its rows are further apart: ``step`` rows back is then further back, still causal.)
 
-    Intervals: adaptive conformal (log scale) warmed on the calibration window's scores whose truth is
+    Intervals: adaptive conformal (on ``scale``) warmed on the calibration window's scores whose truth is
     known before the first test forecast was issued. For ``step`` > 1 the test rows are split into
     ``step`` interleaved streams (rows r, r+k, r+2k, ...): in each, the previous row's truth is known
     exactly when the next forecast is issued, so the level moves on observed misses only."""
@@ -524,7 +545,7 @@ def adaptive_ensemble(forecasts: pd.DataFrame, truth: pd.Series, *, test_start: 
     warm = slice(0, max(n_cal - (step - 1), 0))  # calibration truths known when the first test forecast is issued
     lower, upper = np.full(len(p), np.nan), np.full(len(p), np.nan)
     test_rows = np.flatnonzero(in_test)
-    aci = AdaptiveConformal(level=level, scale="log", gamma=gamma)
+    aci = AdaptiveConformal(level=level, scale=scale, gamma=gamma)
     for r in range(step):
         rows = test_rows[r::step]
         if len(rows):
@@ -614,5 +635,5 @@ def _forward_adaptive(source: AdaptiveSource, cal: Calibrated, end: pd.Timestamp
                                                                 delay=k, power=source.power)).to_numpy()
     truth = source.calibration_truth.copy()
     truth[:, (~np.isnan(truth)).sum(axis=0) < MIN_STEP_TRUTH] = np.nan  # thin steps borrow an earlier step's widths
-    grid = quantile_grid(truth, past, QUANTILES)
+    grid = quantile_grid(truth, past, QUANTILES, cal.scale)
     return point, grid

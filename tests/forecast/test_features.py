@@ -7,12 +7,16 @@ from tests.traffic.synthetic import daily_traffic
 
 
 def test_changing_y_at_t_does_not_change_the_feature_row_at_t():
+    """Every feature family at once: lags, rolling and EWM statistics, seasonal lags and profiles, level
+    ratios, calendar and holidays."""
     s = load_series(daily_traffic(days=9), "5m")
-    X, target = training_matrix(s.y, s.season)
+    X, target = training_matrix(s.y, s.season, country="US")
+    assert {"lag_1", "mean_36", "ewm_3", "lag_day", "profile_7d", "level_ratio", "tod_sin", "weekday",
+            "holiday"} <= set(X.columns)
     t = X.index[-500]
     changed = s.y.copy()
     changed[t] = changed[t] * 10 + 1000
-    X2, target2 = training_matrix(changed, s.season)
+    X2, target2 = training_matrix(changed, s.season, country="US")
     pd.testing.assert_series_equal(X.loc[t], X2.loc[t])
     assert target2[t] != target[t]
     # ...while the next row does see it (as lag 1).
@@ -76,3 +80,17 @@ def test_chunked_windows_give_the_same_features_and_forecasts(monkeypatch):
     pd.testing.assert_series_equal(target, target_chunked)
     chunked = recursive_forecast(lambda F: F["ewm_3"].to_numpy() * 1.01, s.y, origins, 4, s.season, s.step)
     np.testing.assert_array_equal(path, chunked)
+
+
+def test_holidays_are_read_on_the_local_calendar_day_of_the_series_country():
+    from core.forecast.calendar import holiday_flags
+
+    # 23:30 on 3 July in New York is already 4 July in UTC: not a holiday there yet.
+    times = pd.DatetimeIndex(["2024-07-03 23:30", "2024-07-04 00:30", "2024-07-05 12:00"]).tz_localize("America/New_York")
+    assert holiday_flags(times, "US").tolist() == [0.0, 1.0, 0.0]
+    assert holiday_flags(pd.DatetimeIndex(["2024-10-03"]), "DE").tolist() == [1.0]  # German Unity Day
+    import pytest
+
+    from core.errors import InputError
+    with pytest.raises(InputError, match="no public-holiday calendar"):
+        holiday_flags(times, "XX")

@@ -79,3 +79,26 @@ def test_signed_quantiles_take_the_conformal_rank_on_each_tail() -> None:
     lo, hi = signed_quantiles(skewed, 0.8)
     assert lo == 0.0 and hi == 30.0
     assert signed_quantiles([np.nan], 0.8) == (0.0, 0.0)
+
+
+def test_the_stabilising_scale_follows_how_the_error_grows_with_the_level():
+    from core.forecast.intervals import stabilising_power
+
+    rng = np.random.default_rng(0)
+    level = np.repeat(np.geomspace(5, 5000, 20), 200)
+    poisson = rng.poisson(level).astype(float)
+    assert abs(stabilising_power(poisson, level) - 0.5) < 0.08  # counts: about a square root
+    multiplicative = level * np.exp(rng.normal(0, 0.2, level.size))
+    assert stabilising_power(multiplicative, level) == "log"  # spread in proportion to the level
+    assert stabilising_power(poisson[:50], level[:50]) == "log"  # too few errors to tell: the safe default
+
+
+@pytest.mark.parametrize("scale", ["log", "sqrt", 0.3])
+def test_bounds_hold_exactly_the_scores_up_to_the_width(scale):
+    from core.forecast.intervals import bounds, scores
+
+    pred = np.array([0.0, 3.0, 40.0, 900.0])
+    lower, upper = bounds(pred, np.full(4, 0.7), scale)
+    assert (lower >= 0).all() and (lower <= pred).all() and (upper > pred).all()
+    inside = upper > 0
+    assert np.allclose(scores(upper[inside], pred[inside], scale), 0.7)
