@@ -28,8 +28,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io import read_csv  # noqa: E402
-from core.traffic.backtest import ENSEMBLE, STACKED, default_test_start, run_backtest  # noqa: E402
 from core.traffic import config  # noqa: E402
+from core.traffic.backtest import ENSEMBLE, STACKED, default_test_start, run_backtest  # noqa: E402
 from core.traffic.series import load_series  # noqa: E402
 
 MODELS = ("seasonal_naive", "naive", "lightgbm", "xgboost")

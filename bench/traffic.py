@@ -19,8 +19,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.io import read_csv  # noqa: E402
-from core.traffic.backtest import ENSEMBLE, run_backtest  # noqa: E402
 from core.traffic import config  # noqa: E402
+from core.traffic.backtest import ENSEMBLE, run_backtest  # noqa: E402
 from core.traffic.config import SCENARIO  # noqa: E402
 from core.traffic.planning import newsvendor_quantile, scaling_study  # noqa: E402
 from core.traffic.series import load_series  # noqa: E402

@@ -27,8 +27,10 @@ def make_model(name: str, *, n_jobs: int = 2, usable: pd.Series | None = None, n
         return SeasonalNaive()
     if name == "naive":
         return Naive()
-    if name in ("lightgbm", "xgboost"):
-        return LagBoost(library=name, n_jobs=n_jobs, usable=usable, native=native, per_bin=per_bin)
+    if name == "lightgbm":
+        return LagBoost(library="lightgbm", n_jobs=n_jobs, usable=usable, native=native, per_bin=per_bin)
+    if name == "xgboost":
+        return LagBoost(library="xgboost", n_jobs=n_jobs, usable=usable, native=native, per_bin=per_bin)
     if name == "prophet":
         return ProphetModel(usable=usable)
     if name == "hybrid":

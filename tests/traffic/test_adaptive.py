@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.traffic.backtest import STACKED, ENSEMBLE, run_backtest
+from core.traffic.backtest import ENSEMBLE, STACKED, run_backtest
 from core.traffic.series import load_series
 from tests.traffic.synthetic import daily_traffic
 
