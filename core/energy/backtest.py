@@ -2,7 +2,8 @@
 
 Each device is resampled to hourly mean load (irregular and duplicate timestamps averaged,
 missing hours left missing), a global LightGBM is trained on the first 80% of each device's
-time span, and next-hour forecasts are scored on the rest beside same-hour-yesterday.
+time span (the core's time-ordered holdout, per series), and next-hour forecasts are scored on
+the rest beside same-hour-yesterday.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from core.energy.config import EnergyConfig, energy_config
-from core.energy.features import MIN_HISTORY, build_panel, target_cells
+from core.energy.features import MIN_HISTORY, build_panel
 from core.energy.health import score_window
-from core.energy.models import LightGBMForecaster
+from core.energy.models import LightGBMForecaster, next_hour, time_split
 from core.errors import InputError
+from core.forecast.global_forecaster import panel_seasons
 from core.io import detect_time_column, parse_timestamps, require_numeric
 
 TRAIN_FRACTION = 0.8
@@ -162,22 +164,18 @@ def backtest(readings: pd.DataFrame, devices: pd.DataFrame,
     actual, forecast, same hour yesterday), by meter and time."""
     config = config or energy_config()
     panel = build_panel(readings, devices)
-    d, h = target_cells(panel)
-    first = np.array([np.flatnonzero(~np.isnan(row)).min() if (~np.isnan(row)).any() else 0 for row in panel.values])
-    last = np.array([np.flatnonzero(~np.isnan(row)).max() if (~np.isnan(row)).any() else 0 for row in panel.values])
-    cut = first + np.floor((last - first + 1) * TRAIN_FRACTION).astype(int)
-    train = h < cut[d]
-    if train.sum() < 100 or (~train).sum() == 0:
-        raise InputError(f"not enough hourly history: each device needs well over {MIN_HISTORY} hours "
-                         "(a week of lags) before its last 20%")
-    td, th = d[train], h[train]
-    if len(td) > config.max_train_rows:
-        pick = np.sort(np.random.default_rng(0).choice(len(td), config.max_train_rows, replace=False))
-        td, th = td[pick], th[pick]
-    model = LightGBMForecaster()
-    model.fit(panel, td, th)
-    vd, vh = d[~train], h[~train]
-    pred = model.predict_point(panel, vd, vh)
+    too_short = InputError(f"not enough hourly history: each device needs well over {MIN_HISTORY} hours "
+                           "(a week of lags) before its last 20%")
+    try:
+        split = time_split(panel, 1 - TRAIN_FRACTION, per_device=True)  # each meter's own span: they may not overlap
+    except InputError:
+        raise too_short from None
+    cut, (vd, vh) = split.cuts, split.validation
+    if len(split.train[0]) < 100 or len(vd) == 0:
+        raise too_short
+    model = LightGBMForecaster(max_train_rows=config.max_train_rows)
+    model.fit(panel.hidden_from(cut), panel_seasons(panel))
+    pred = next_hour(model, panel, vd, vh)
     actual, base = panel.values[vd, vh], panel.values[vd, vh - 24]
     per_device = []
     for row, device in enumerate(devices.itertuples(index=False)):
@@ -192,6 +190,6 @@ def backtest(readings: pd.DataFrame, devices: pd.DataFrame,
                                 "yesterday": base}, columns=PREDICTION_COLUMNS)
     predictions = predictions.sort_values(["meter", "time"], kind="stable").reset_index(drop=True)
     report = {"model": "lightgbm", "baseline": "same hour yesterday", "devices": len(devices),
-              "hours": int(np.isfinite(panel.values).sum()), "train_targets": int(train.sum()),
-              "test_targets": int((~train).sum()), "overall": overall.__dict__, "per_device": per_device}
+              "hours": int(np.isfinite(panel.values).sum()), "train_targets": int(len(split.train[0])),
+              "test_targets": int(len(vd)), "overall": overall.__dict__, "per_device": per_device}
     return report, predictions

@@ -132,8 +132,12 @@ class EnergyPageConfig:
     help_advance: str = "Tick this many simulated hours now, ahead of the wall clock if need be."
     help_backfill: str = ("Fills missing readings, forecasts of the deployed model and daily health in the range; "
                           "rows already stored are kept, and nothing is written past the simulated clock.")
-    help_algorithms: str = ("GRU loads TensorFlow (slower). The new models and the deployed one are scored on the "
-                            "same held-out hours; the lowest RMSE ratio vs same hour yesterday is deployed.")
+    help_algorithms: str = ("GRU loads TensorFlow (slower). Same hour yesterday (seasonal naive) is always trained "
+                            "beside them. The new models and the deployed one forecast the same held-out hours: the "
+                            "lowest MAE on the earlier half is deployed if it beats same hour yesterday there, and "
+                            "all are scored on the later half.")
+    choice_rule: str = ("the lowest MAE there wins if it beats same hour yesterday (else same hour yesterday does); "
+                        "a tie keeps the deployed model, then the simpler one. The chosen model (✓) is deployed.")
     help_model_versions: str = ("Each version's scores come from its own retrain, on that retrain's held-out hours, "
                                 "so versions of different retrains are not comparable here: the last retrain above "
                                 "compares them on the same hours.")

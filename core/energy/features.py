@@ -1,6 +1,7 @@
 """Hourly panels, calendar features and per-device windows.
 
-A ``HourlyPanel`` holds one complete hourly UTC grid per device (missing hours stay NaN).
+A ``HourlyPanel`` holds one complete hourly UTC grid per device (missing hours stay NaN); it is the
+core's ``WidePanel`` (``core.forecast.global_forecaster``) with each device's time zone and profile.
 Every feature for target hour ``i`` of device ``d`` is read from row ``d`` at columns < ``i``,
 so features come only from the past and a window can never mix two devices.
 """
@@ -14,6 +15,7 @@ import pandas as pd
 
 from core.energy.config import PROFILES
 from core.energy.generator import as_utc, holiday_flags
+from core.forecast.global_forecaster import hide_from
 
 LAGS = np.array([1, 2, 3, 4, 5, 6, 12, 23, 24, 25, 48, 72, 96, 120, 144, 168])
 LEVEL_HOURS = 168  # the scale each tabular row is divided by: mean of the past week
@@ -31,6 +33,21 @@ class HourlyPanel:
     @property
     def n_devices(self) -> int:
         return int(self.values.shape[0])
+
+    @property
+    def grid(self) -> pd.DatetimeIndex:
+        """The hourly grid (``core.forecast.global_forecaster.WidePanel``)."""
+        return self.hours
+
+    @property
+    def series_ids(self) -> pd.Index:
+        """The device id of each row."""
+        return pd.Index(self.devices["device_id"])
+
+    def hidden_from(self, cuts: np.ndarray) -> HourlyPanel:
+        """The same panel with each device's readings from its cut (a column) on hidden: what a model
+        may see while it fits when those hours are held out."""
+        return HourlyPanel(self.hours, self.devices, hide_from(self.values, cuts), self.calendar())
 
     def index_of(self, ts: pd.Timestamp) -> int:
         return int((as_utc(ts) - self.hours[0]) // pd.Timedelta(hours=1))

@@ -1,4 +1,5 @@
-"""Global GRU next-hour model (TensorFlow/Keras, imported lazily).
+"""Global GRU next-hour model (TensorFlow/Keras, imported lazily): energy's own model behind the core's
+``GlobalForecaster`` protocol (``NextHourForecaster``).
 
 Input per target: the device's own last ``window`` hours (each divided by the window's mean, so
 devices of any size share one model) with each hour's local calendar, plus the target hour's
@@ -17,6 +18,7 @@ import numpy as np
 
 from core.energy.features import HourlyPanel, device_features, sequence_windows
 from core.energy.models import NextHourForecaster, Progress
+from core.forecast.protocol import Seasons
 from core.ml import metrics
 from core.ml.lazy import import_keras
 
@@ -45,8 +47,8 @@ class GRUForecaster(NextHourForecaster):
     algorithm = "gru"
 
     def __init__(self, window: int = 48, epochs: int = 15, units: int = 32, batch_size: int = 256,
-                 learning_rate: float = 2e-3, patience: int = 3) -> None:
-        super().__init__()
+                 learning_rate: float = 2e-3, patience: int = 3, max_train_rows: int | None = None) -> None:
+        super().__init__(max_train_rows)
         self.window = window
         self.params = {"window": window, "epochs": epochs, "units": units, "batch_size": batch_size,
                        "learning_rate": learning_rate, "patience": patience, "loss": "huber"}
@@ -83,9 +85,10 @@ class GRUForecaster(NextHourForecaster):
         return model
 
     # --- fit / predict ----------------------------------------------------------------------------
-    def fit(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray, progress: Progress | None = None) -> None:
+    def fit(self, panel: HourlyPanel, seasons: Seasons, progress: Progress | None = None) -> GRUForecaster:
         keras = import_keras()
         keras.utils.set_random_seed(0)
+        d, h = self.training_cells(panel)
         rel, cal, static, level, ok = self._raw_inputs(panel, d, h)
         y = panel.values[d, h] / level
         ok &= np.isfinite(y)
@@ -124,6 +127,7 @@ class GRUForecaster(NextHourForecaster):
             callbacks=[EpochRMSE(), keras.callbacks.EarlyStopping(monitor="val_rmse_kw", mode="min",
                                                                   patience=self.params["patience"],
                                                                   restore_best_weights=True)])
+        return self
 
     def predict_point(self, panel: HourlyPanel, d: np.ndarray, h: np.ndarray) -> np.ndarray:
         out = np.full(len(d), np.nan)

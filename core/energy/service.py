@@ -40,7 +40,15 @@ from core.energy.config import (
 from core.energy.features import LEVEL_HOURS, HourlyPanel, build_panel
 from core.energy.generator import DeviceSpec, as_utc, generate_frame
 from core.energy.health import RED, HealthMetrics, score_window
-from core.energy.models import Candidate, NextHourForecaster, Progress, train_and_compare
+from core.energy.models import (
+    BASELINE,
+    YESTERDAY,
+    Candidate,
+    Comparison,
+    NextHourForecaster,
+    Progress,
+    train_and_compare,
+)
 from core.errors import HeadroomError, InputError
 from core.ml.fingerprint import data_fingerprint
 from core.ml.registry import ModelRecord, ModelRegistry
@@ -185,23 +193,28 @@ def training_panel(engine: Engine, config: EnergyConfig,
 
 @dataclass(frozen=True)
 class ModelComparison:
-    """The candidates of one retrain and the model deployed before it, scored on the same held-out hours."""
+    """The candidates of one retrain and the model deployed before it: chosen on the earlier held-out
+    hours (from ``choice_start``), scored on the same later ones (``start`` to ``end``)."""
 
-    table: pd.DataFrame  # model_id, algorithm, role, rmse_ratio, mape, rmse, hours, winner
-    start: pd.Timestamp | None  # first and last held-out hour (UTC)
+    table: pd.DataFrame  # model_id, algorithm, role, rmse_ratio, mape, rmse, hours, choice_mae, winner
+    start: pd.Timestamp | None  # first and last scored held-out hour (UTC)
     end: pd.Timestamp | None
     hours: int  # device-hours every model was scored on
     devices: int
     notes: tuple[str, ...]
     compared_at: datetime
+    # First held-out hour the choice was made on. None: a retrain stored before the choice and the scores
+    # had hours of their own (it chose on the scored hours).
+    choice_start: pd.Timestamp | None = None
 
     @property
     def winner(self) -> pd.Series:
         return self.table[self.table["winner"]].iloc[0]
 
 
-COMPARISON_COLUMNS = ["model_id", "algorithm", "role", "rmse_ratio", "mape", "rmse", "hours", "winner"]
+COMPARISON_COLUMNS = ["model_id", "algorithm", "role", "rmse_ratio", "mape", "rmse", "hours", "choice_mae", "winner"]
 NEW, DEPLOYED_BEFORE = "new", "deployed before"
+CHOSEN_NOTE = "chosen on earlier held-out hours"  # the registry note of the version a retrain chose
 
 
 def comparison_of(records: list[ModelRecord]) -> ModelComparison | None:
@@ -216,7 +229,7 @@ def comparison_of(records: list[ModelRecord]) -> ModelComparison | None:
     new = table["role"] == NEW
     table.loc[new, "model_id"] = table.loc[new, "algorithm"].map(same_run)
     table["winner"] = table["winner"].astype(bool)
-    for column in ("rmse_ratio", "mape", "rmse"):
+    for column in ("rmse_ratio", "mape", "rmse", "choice_mae"):
         table[column] = pd.to_numeric(table[column], errors="coerce")
     hours = int(table["hours"].iloc[0]) if len(table) else 0
 
@@ -225,7 +238,7 @@ def comparison_of(records: list[ModelRecord]) -> ModelComparison | None:
 
     return ModelComparison(table[COMPARISON_COLUMNS], stamp(stored.get("start")), stamp(stored.get("end")), hours,
                            int(latest.metrics.get("validation_devices") or 0), tuple(stored.get("notes") or ()),
-                           latest.created_at)
+                           latest.created_at, stamp(stored.get("choice_start")))
 
 
 @dataclass(frozen=True)
@@ -242,8 +255,8 @@ class Retraining:
         verdict = "stays deployed" if w["role"] == DEPLOYED_BEFORE else (
             "is deployed" if w["model_id"] == self.deployed else "was not deployed")
         who = f"the deployed model ({w['algorithm']})" if w["role"] == DEPLOYED_BEFORE else f"new {w['algorithm']}"
-        return (f"Trained {len(self.records)} model(s); {who} won on the same {self.comparison.hours:,} held-out "
-                f"hours and {verdict}")
+        return (f"Trained {len(self.records)} model(s); {who} was chosen on the earlier held-out hours and "
+                f"{verdict} (scored on the later {self.comparison.hours:,} held-out hours)")
 
 
 def _incumbent(registry: ModelRegistry) -> tuple[Candidate | None, list[str]]:
@@ -261,11 +274,25 @@ def _incumbent(registry: ModelRegistry) -> tuple[Candidate | None, list[str]]:
                      as_utc(cutoff) if cutoff else None), []
 
 
+def _hindsight_note(comparison: Comparison) -> list[str]:
+    """Says so when another model did better on the scored hours than the one chosen before them."""
+    best = comparison.best_in_hindsight
+    chosen = comparison.winner
+    if best in (chosen.label, YESTERDAY if chosen.algorithm == BASELINE else None):
+        return []
+    other = next((c for c in comparison.candidates if c.label == best), None)
+    who = best if other is None else (f"the deployed model ({other.algorithm})" if other.model_id else
+                                      f"new {other.algorithm}")
+    return [f"In hindsight {who} did better on the scored hours (lower MAE); the choice was made on the earlier "
+            "hours only, so it was not chosen"]
+
+
 def retrain(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
             *, config: EnergyConfig | None = None, progress: Progress | None = None,
             deploy: bool = True) -> Retraining:
-    """Train on stored history, then score the new models AND the deployed one on the same held-out
-    hours; save the new versions with those scores and deploy the winner (if it is new)."""
+    """Train on stored history (the seasonal-naive baseline always beside ``algorithms``), then choose
+    among the new models AND the deployed one on the same held-out hours (``train_and_compare``); save
+    the new versions with their scores and deploy the chosen one (if it is new)."""
     config = config or energy_config()
     algorithms = tuple(dict.fromkeys(algorithms))
     if not algorithms:
@@ -278,18 +305,22 @@ def retrain(engine: Engine, registry: ModelRegistry, algorithms: tuple[str, ...]
     run = train_and_compare(panel, algorithms, config, progress, incumbent)
     comparison = run.comparison
     rows = [{"algorithm": c.algorithm, "model_id": c.model_id, "role": NEW if c.model_id is None else DEPLOYED_BEFORE,
-             "rmse_ratio": s.rmse_ratio, "mape": s.mape, "rmse": s.rmse, "hours": s.n_scored,
-             "winner": c is comparison.winner} for c, s in zip(comparison.candidates, comparison.scores, strict=True)]
-    stored = {"id": uuid.uuid4().hex, "start": None if comparison.start is None else comparison.start.isoformat(),
-              "end": None if comparison.end is None else comparison.end.isoformat(), "notes": notes + run.notes,
-              "rows": rows}
+             "rmse_ratio": s.rmse_ratio, "mape": s.mape, "rmse": s.rmse, "hours": s.n_scored, "choice_mae": m,
+             "winner": c is comparison.winner}
+            for c, s, m in zip(comparison.candidates, comparison.scores, comparison.choice_mae, strict=True)]
+
+    def iso(stamp: pd.Timestamp | None) -> str | None:
+        return None if stamp is None else stamp.isoformat()
+
+    stored = {"id": uuid.uuid4().hex, "choice_start": iso(comparison.choice_start), "start": iso(comparison.start),
+              "end": iso(comparison.end), "notes": notes + run.notes + _hindsight_note(comparison), "rows": rows}
     fingerprint = data_fingerprint(readings)
     records = []
     for item, candidate in zip(run.trained, comparison.candidates, strict=False):
         won = candidate is comparison.winner
         record = registry.save(DOMAIN, item.model, algorithm=item.algorithm, params=item.params,
                                metrics={**item.metrics, "validation_devices": comparison.devices, "comparison": stored},
-                               fingerprint=fingerprint, name=MODEL_NAME, notes="best on validation" if won else None)
+                               fingerprint=fingerprint, name=MODEL_NAME, notes=CHOSEN_NOTE if won else None)
         records.append(record)
         if deploy and won:
             registry.deploy(record.model_id)

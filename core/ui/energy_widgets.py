@@ -250,7 +250,8 @@ def simulation_admin(sim: EnergySimulator) -> None:
 
 
 def comparison_panel(comparison: ModelComparison) -> None:
-    """The last retrain: every candidate and the model deployed before, on the same held-out hours."""
+    """The last retrain: every candidate and the model deployed before, chosen on earlier held-out hours
+    and scored on the same later ones."""
     c = comparison
     window = (f"from {c.start:%Y-%m-%d %H:%M} to {c.end:%Y-%m-%d %H:%M} UTC" if c.start is not None and c.end is not None
               else "(no hour could be scored)")
@@ -258,17 +259,26 @@ def comparison_panel(comparison: ModelComparison) -> None:
     span = int((c.end - c.start) / pd.Timedelta(hours=1)) + 1 if c.start is not None and c.end is not None else 0
     per_device = f"{c.devices} devices × {span} h" if c.devices > 1 and c.hours == c.devices * span else \
         f"{c.devices} device(s)"
-    st.caption(f"The new models and the model deployed before were compared on the same {c.hours:,} held-out "
-               f"hours ({per_device}) {window}, which none of them trained on. The lowest RMSE ratio vs same "
-               "hour yesterday wins (✓) and is deployed.")
+    if c.choice_start is not None and c.start is not None:
+        st.caption(f"The new models and the model deployed before forecast the same held-out hours, which none of "
+                   f"them trained on. The choice was made on the earlier ones, from {c.choice_start:%Y-%m-%d %H:%M} "
+                   f"UTC ('MAE when chosen'): {PAGE.choice_rule} The other scores are from the later {c.hours:,} "
+                   f"hours ({per_device}) {window}, which the choice never saw.")
+    else:  # a retrain stored before the choice had its own hours
+        st.caption(f"The new models and the model deployed before were compared on the same {c.hours:,} held-out "
+                   f"hours ({per_device}) {window}, which none of them trained on. The lowest RMSE ratio vs same "
+                   "hour yesterday won (✓) and was deployed.")
     for note in c.notes:
         st.caption(note)
     # The model deployed before first: the new ones are its challengers.
     shown = c.table.assign(winner=c.table["winner"].map({True: "✓", False: ""}))
     shown = shown.sort_values("role", key=lambda role: role != service.DEPLOYED_BEFORE, kind="stable")
-    shown = shown[["model_id", "algorithm", "role", "rmse_ratio", "mape", "hours", "winner"]].rename(
+    columns = ["model_id", "algorithm", "role", "winner", "rmse_ratio", "mape", "hours", "choice_mae"]
+    if c.choice_start is None:
+        columns.remove("choice_mae")
+    shown = shown[columns].rename(
         columns={"model_id": "model", "role": "role in this retrain", "rmse_ratio": "RMSE ratio vs same hour yesterday",
-                 "mape": "MAPE"})
+                 "mape": "MAPE", "hours": "scored hours", "choice_mae": "MAE when chosen", "winner": "chosen"})
     show_table(shown, formats=PERCENT, default="%.3f")
 
 

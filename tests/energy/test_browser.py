@@ -1,5 +1,6 @@
 """The energy page in Chromium against a real `streamlit run`: grid and chart render, no exception,
-the device editor follows the selected device, a retrain shows its like-for-like comparison, and a
+the device editor follows the selected device, a retrain shows its honest choice (earlier hours choose,
+later ones score), and a
 metered CSV backtest draws its chart."""
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ def test_energy_page_in_chromium(app_server: str, browser_page, tmp_path: Path) 
 
     page.get_by_role("tab", name="Models").click()
     page.get_by_role("button", name="Retrain", exact=True).click()
-    page.get_by_text("won on the same").wait_for(timeout=120_000)  # the toast, once the retrain is done
+    # The toast, once the retrain is done.
+    page.get_by_text("was chosen on the earlier held-out hours").wait_for(timeout=120_000)
     wait_for_app_idle(page)
     page.get_by_text("Last retrain", exact=True).wait_for()
-    page.get_by_text("compared on the same").first.scroll_into_view_if_needed()
+    page.get_by_text("The choice was made on the earlier ones").first.scroll_into_view_if_needed()
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "energy_admin_models")
 

@@ -17,7 +17,7 @@ from tests.energy.test_models import simulated_panel
 def test_gru_round_trip_and_train_only_scalers(tmp_path: Path) -> None:
     panel = simulated_panel(days=21, n=2)
     config = energy_config(gru_epochs=2)
-    (trained,) = train_models(panel, ("gru",), config)
+    trained = next(t for t in train_models(panel, ("gru",), config) if t.algorithm == "gru")
     model = trained.model
     assert len(model.epoch_rmse) >= 1 and all(np.isfinite(model.epoch_rmse))  # per-epoch RMSE in kW
     assert np.isfinite(trained.metrics["rmse_ratio"])

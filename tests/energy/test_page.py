@@ -110,13 +110,14 @@ def test_admin_add_advance_retrain_deploy() -> None:
     models_before = len(at.selectbox(key="energy-deploy-choice").options)
     _button(at, "Retrain").click().run()
     assert not at.exception and not at.error
-    # The candidates and the model deployed before them were scored on the same held-out hours.
+    # The candidates and the model deployed before them: chosen on earlier held-out hours, scored on later ones.
     said = [c.value for c in at.caption] + [m.value for m in at.markdown]
-    assert any(re.search(r"compared on the same [\d,]+ held-out hours .*from .* to ", t) for t in said), said
-    comparison = next(df.value for df in at.dataframe if "winner" in df.value.columns)
+    assert any(re.search(r"choice was made on the earlier ones, from .* the later [\d,]+ hours .*from .* to ", t)
+               for t in said), said
+    comparison = next(df.value for df in at.dataframe if "chosen" in df.value.columns)
     assert len(comparison) == 3  # LightGBM, the baseline, and the model deployed before the retrain
-    assert comparison["winner"].tolist().count("✓") == 1
-    assert comparison["hours"].nunique() == 1
+    assert comparison["chosen"].tolist().count("✓") == 1
+    assert comparison["scored hours"].nunique() == 1 and comparison["MAE when chosen"].notna().all()
     assert _assert_mape_is_a_percentage(at) >= 2  # the comparison and the model versions
     choice = at.selectbox(key="energy-deploy-choice")
     assert len(choice.options) == models_before + 2  # LightGBM and the baseline
