@@ -12,15 +12,13 @@ All randomness comes from a counter-based hash of (seed, hour), never from globa
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 
-import holidays
 import numpy as np
 import pandas as pd
 
 from core.energy.config import country_of
+from core.forecast import calendar
 
 PHI = 0.8  # AR(1) coefficient of the noise
 NOISE_SD = 0.06  # innovation sd, as a share of the load
@@ -70,21 +68,12 @@ def _normal(seed: int, hours: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-@lru_cache(maxsize=256)
-def _holiday_dates(country: str, year: int) -> frozenset[dt.date]:
-    return frozenset(holidays.country_holidays(country, years=year).keys())
-
-
 def holiday_flags(local: pd.DatetimeIndex, tz: str) -> np.ndarray:
-    """1.0 where the local date is a public holiday of the zone's country."""
+    """1.0 where the local date is a public holiday of the zone's country (the forecasting core's calendar)."""
     country = country_of(tz)
     if country is None or len(local) == 0:
         return np.zeros(len(local))
-    dates = local.date
-    days: set[dt.date] = set()
-    for year in range(local.min().year, local.max().year + 1):
-        days |= _holiday_dates(country, year)
-    return np.fromiter((d in days for d in dates), dtype=float, count=len(dates))
+    return calendar.holiday_flags(local, country)
 
 
 def as_utc(value: object) -> pd.Timestamp:
