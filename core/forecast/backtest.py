@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.forecast.intervals import Scale, bounds, conformal_quantile, scores
 from core.forecast.protocol import Forecaster, Seasons
 from core.forecast.seasons import infer_step, season_lengths
 from core.ml.metrics import mae, rmse, seasonal_naive_scale, smape
@@ -78,10 +79,35 @@ def _forecast_windows(y: pd.Series, factory: ModelFactory, cuts: pd.DatetimeInde
     return out
 
 
+def add_intervals(cv: pd.DataFrame, models: list[str], *, level: float = 0.8, scale: Scale = "log",
+                  min_scores: int = 8) -> pd.DataFrame:
+    """``<model>_lo`` / ``<model>_hi`` columns: split-conformal intervals per horizon step, each window's
+    from the scores of forecasts whose truth was known at its cutoff (earlier windows only), so the
+    coverage a backtest reports is honest. Windows with fewer than ``min_scores`` such scores get NaN."""
+    out = cv.copy()
+    for model in models:
+        lo, hi = np.full(len(cv), np.nan), np.full(len(cv), np.nan)
+        for _, rows in cv.groupby(["series_id", "step"], sort=False).groups.items():
+            part = cv.loc[rows]
+            s = scores(part["y"].to_numpy(), part[model].to_numpy(), scale)
+            known_at = pd.DatetimeIndex(part["ds"])
+            for cutoff, window in part.groupby("cutoff").groups.items():
+                earlier = s[np.asarray(known_at <= cutoff) & np.isfinite(s)]
+                if len(earlier) < min_scores:
+                    continue
+                width = conformal_quantile(earlier, level)
+                where = cv.index.get_indexer(window)
+                lo[where], hi[where] = bounds(cv.loc[window, model].to_numpy(), np.full(len(window), width), scale)
+        out[f"{model}_lo"], out[f"{model}_hi"] = lo, hi
+    return out
+
+
 def score(cv: pd.DataFrame, y: pd.Series, models: list[str] | None = None, *, season: int) -> pd.DataFrame:
     """MAE, RMSE, sMAPE and MASE per model over every window (MASE scaled by the seasonal naive's
-    in-sample error on the history before the first origin)."""
-    names = models or [c for c in cv.columns if c not in ("series_id", "cutoff", "ds", "step", "y")]
+    in-sample error on the history before the first origin), and, where ``add_intervals`` set them,
+    interval coverage and mean width over the windows that have an interval."""
+    names = models or [c for c in cv.columns if c not in ("series_id", "cutoff", "ds", "step", "y")
+                       and not c.endswith(("_lo", "_hi"))]
     history = y.loc[: cv["cutoff"].min()]
     scale = seasonal_naive_scale(history.to_numpy(dtype=float), season)  # NaNs kept: lags stay aligned
     rows = []
@@ -89,6 +115,12 @@ def score(cv: pd.DataFrame, y: pd.Series, models: list[str] | None = None, *, se
         known = cv["y"].notna() & cv[name].notna()
         truth, pred = cv.loc[known, "y"], cv.loc[known, name]
         error = mae(truth, pred)
-        rows.append({"model": name, "mae": error, "rmse": rmse(truth, pred), "smape": smape(truth, pred),
-                     "mase": error / scale if scale > 0 else np.nan, "n": int(known.sum())})
+        row = {"model": name, "mae": error, "rmse": rmse(truth, pred), "smape": smape(truth, pred),
+               "mase": error / scale if scale > 0 else np.nan, "n": int(known.sum())}
+        if f"{name}_lo" in cv.columns:
+            framed = known & cv[f"{name}_lo"].notna()
+            lo, hi, t = cv.loc[framed, f"{name}_lo"], cv.loc[framed, f"{name}_hi"], cv.loc[framed, "y"]
+            row["coverage"] = float(((lo <= t) & (t <= hi)).mean()) if framed.any() else np.nan
+            row["width"] = float((hi - lo).mean()) if framed.any() else np.nan
+        rows.append(row)
     return pd.DataFrame(rows).sort_values("mase", kind="stable").reset_index(drop=True)

@@ -119,3 +119,20 @@ def test_degenerate_series_run_every_model_without_error(values: np.ndarray) -> 
     assert cv[["naive", "seasonal_naive"]].notna().all().all()
     board = score(cv, y, season=24)  # a zero seasonal scale gives MASE NaN, not an error
     assert len(board) == 2
+
+
+def test_backtest_intervals_come_from_earlier_windows_only_and_cover_about_their_level() -> None:
+    from core.forecast.backtest import add_intervals
+
+    y = _daily(days=40, seed=3)
+    cv = cross_validation(y, {"seasonal_naive": SeasonalNaive}, horizon=2, n_windows=300, step=2)
+    framed = add_intervals(cv, ["seasonal_naive"], level=0.8, scale="absolute")
+    board = score(framed, y, season=24).set_index("model")
+    assert 0.72 <= board.loc["seasonal_naive", "coverage"] <= 0.88 and board.loc["seasonal_naive", "width"] > 0
+    assert framed.loc[framed["cutoff"] == framed["cutoff"].min(), "seasonal_naive_lo"].isna().all()  # nothing earlier
+    # A window's interval ignores every truth after its cutoff: wrecking the last window changes no other interval.
+    wrecked = cv.copy()
+    last = wrecked["cutoff"] == wrecked["cutoff"].max()
+    wrecked.loc[last, "y"] = 1e6
+    again = add_intervals(wrecked, ["seasonal_naive"], level=0.8, scale="absolute")
+    pd.testing.assert_series_equal(again.loc[~last, "seasonal_naive_hi"], framed.loc[~last, "seasonal_naive_hi"])
