@@ -210,38 +210,65 @@ class AdaptiveConformal:
 
     ``gamma`` is the step size of the level update (Gibbs & Candès suggest ~0.005–0.05; larger
     reacts faster and wobbles more). ``window`` keeps the most recent scores, so old regimes
-    stop setting the width."""
+    stop setting the width. ``side="upper"`` gives a one-sided bound: the ``level`` quantile of the
+    target (a capacity to provision), from signed errors, missed when the truth exceeds it; with
+    ``bounded`` it never becomes infinite (a fleet cannot be)."""
 
     level: float = 0.8
     scale: Scale = "log"
     gamma: float = 0.02
     window: int | None = 2000
+    side: Literal["both", "upper"] = "both"
+    bounded: bool = False  # when the level asks for more than every score seen: the largest score, not infinity
+
+    def _scores(self, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return signed_residuals(y, p, self.scale) if self.side == "upper" else scores(y, p, self.scale)
 
     def run(self, y_true: ArrayLike, y_pred: ArrayLike, *, calibration: ArrayLike | None = None,
             calibration_pred: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Intervals for each forecast in turn, each from the scores seen before it (and the
-        optional calibration pairs); the truth then updates the level. NaN truths are skipped."""
+        optional calibration pairs); the truth then updates the level. NaN truths are skipped.
+        With ``side="upper"`` the lower bounds are NaN."""
         y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
         history: list[float] = []
         if calibration is not None and calibration_pred is not None:
-            history = [float(v) for v in scores(calibration, calibration_pred, self.scale)]
-        history = [s for s in history if not math.isnan(s)]
+            found = self._scores(np.asarray(calibration, dtype=float), np.asarray(calibration_pred, dtype=float))
+            history = [float(v) for v in found if not math.isnan(v)]
         target = 1.0 - self.level
         alpha = target
+        upper_only = self.side == "upper"
         lower, upper = np.full(len(y), np.nan), np.full(len(y), np.nan)
         for t in range(len(y)):
             recent = history[-self.window:] if self.window else history
-            if alpha <= 0:
+            if not recent:
                 width = math.inf
+            elif 1.0 - alpha >= 1.0:  # alpha at or below zero (or too small to leave a level below one)
+                width = max(recent) if self.bounded else math.inf
             elif alpha >= 1:
-                width = 0.0
+                width = -math.inf if upper_only else 0.0
             else:
-                width = conformal_quantile(recent, 1.0 - alpha) if recent else math.inf
-            lo, hi = bounds(p[t : t + 1], np.array([width]), self.scale)
-            lower[t], upper[t] = lo[0], hi[0]
+                width = conformal_quantile(recent, 1.0 - alpha, cap_at_max=self.bounded)
+            if upper_only:
+                upper[t] = _upper_bound(p[t], width, self.scale)
+                missed = y[t] > upper[t]
+            else:
+                lo, hi = bounds(p[t : t + 1], np.array([width]), self.scale)
+                lower[t], upper[t] = lo[0], hi[0]
+                missed = not lower[t] <= y[t] <= upper[t]
             if math.isnan(y[t]) or math.isnan(p[t]):
                 continue
-            miss = float(not lower[t] <= y[t] <= upper[t])
-            alpha += self.gamma * (target - miss)
-            history.append(float(scores(y[t : t + 1], p[t : t + 1], self.scale)[0]))
+            alpha += self.gamma * (target - float(missed))
+            history.append(float(self._scores(y[t : t + 1], p[t : t + 1])[0]))
         return lower, upper
+
+
+def _upper_bound(point: float, shift: float, scale: Scale) -> float:
+    """The forecast moved up (or down, for a negative shift) by ``shift`` on ``scale``, never below zero."""
+    if math.isinf(shift):
+        return math.inf if shift > 0 else 0.0
+    p = np.array([max(point, 0.0)])
+    if scale == "relative":
+        return float(max(point * (1.0 + shift), 0.0))
+    if scale == "absolute":
+        return float(max(point + shift, 0.0))
+    return float(max(_back(_forward(p, scale) + shift, scale)[0], 0.0))

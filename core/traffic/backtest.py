@@ -259,6 +259,8 @@ class BacktestResult:
     refits: dict[str, int] = field(default_factory=dict)  # fits of each learned model during the test window
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False, compare=False)
     _derived: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _quantiles: dict[tuple[int, float], np.ndarray] = field(default_factory=dict, init=False, repr=False,
+                                                            compare=False)
 
     @property
     def model_names(self) -> list[str]:
@@ -279,6 +281,8 @@ class BacktestResult:
         tails = ((1 - self.interval) / 2, 1 - (1 - self.interval) / 2)
         if q is not None and model in self.bounds and min(abs(q - t) for t in tails) < 1e-9:
             values = self.bounds[model][0 if abs(q - tails[0]) < 1e-9 else 1][:, step - 1]
+        elif q is not None and q >= 0.5 and model == ENSEMBLE and self.adaptive is not None:
+            values = self._adaptive_quantile(step, q)
         elif q is not None:
             values = self.calibrated.quantile(model, point, q)[:, step - 1]
         else:
@@ -304,6 +308,35 @@ class BacktestResult:
         if self.adaptive is None:
             raise KeyError(f"no {ENSEMBLE} in this backtest (it needs a learned model)")
         return self.adaptive.weights[step]
+
+    def _adaptive_quantile(self, step: int, q: float) -> np.ndarray:
+        """The ensemble's upper q-quantile forecasts on the test window (one per origin, NaN outside it) from
+        one-sided adaptive conformal inference, so a policy's exceedance rate holds after a shift too. Its
+        step size shrinks with the tail (gamma × (1 - q) / 0.1) so one miss cannot widen a q97.5 bound to
+        infinity, and it is bounded by the largest error seen."""
+        key = (step, round(q, 9))
+        found = self._quantiles.get(key)
+        if found is not None:
+            return found
+        self._ensure(ENSEMBLE, step)
+        source, cal, k, start = self.adaptive, self.calibrated, step, self.test_start
+        assert source is not None
+        cal_targets, test_targets = cal.calibration_origins + k * self.series.step, self.origins + k * self.series.step
+        cal_rows = np.flatnonzero((cal_targets >= cal.fit_end) & (cal_targets < start))
+        warm = cal_rows[: max(len(cal_rows) - (k - 1), 0)]  # truths known when the first test forecast is issued
+        test_rows = np.flatnonzero((test_targets >= start) & (test_targets <= self.series.y.index[-1]))
+        point = self.paths[ENSEMBLE][:, k - 1]
+        truth = source.truth.reindex(test_targets).to_numpy(dtype=float)
+        aci = AdaptiveConformal(level=q, scale=cal.scale, gamma=source.gamma * (1 - q) / 0.1, side="upper",
+                                bounded=True)
+        out = np.full(len(self.origins), np.nan)
+        for r in range(k):  # k interleaved streams: each forecast's predecessor's truth is known when it is issued
+            rows = test_rows[r::k]
+            if len(rows):
+                out[rows] = aci.run(truth[rows], point[rows], calibration=source.calibration_truth[warm, k - 1],
+                                    calibration_pred=cal.calibration_paths[ENSEMBLE][warm, k - 1])[1]
+        self._quantiles[key] = out
+        return out
 
     def ensemble_shares(self, step: int) -> dict[str, float]:
         """Each member's mean weight in the default ensemble over the test window (naive included)."""

@@ -102,3 +102,21 @@ def test_bounds_hold_exactly_the_scores_up_to_the_width(scale):
     assert (lower >= 0).all() and (lower <= pred).all() and (upper > pred).all()
     inside = upper > 0
     assert np.allclose(scores(upper[inside], pred[inside], scale), 0.7)
+
+
+def test_a_one_sided_adaptive_bound_recovers_its_exceedance_rate_after_a_step_up():
+    """A provisioning bound (the 95% quantile): after the load doubles, misses pile up and the bound rises
+    until about 5% of values exceed it again; bounded, it never becomes infinite."""
+    from core.forecast.intervals import AdaptiveConformal
+
+    rng = np.random.default_rng(1)
+    pred = np.full(3000, 100.0)
+    truth = 100 * np.exp(rng.normal(0, 0.1, 3000))
+    truth[1000:] *= 2.0  # the forecast does not follow
+    aci = AdaptiveConformal(level=0.95, scale="log", gamma=0.005, side="upper", bounded=True)
+    lower, upper = aci.run(truth[500:], pred[500:], calibration=truth[:500], calibration_pred=pred[:500])
+    assert np.isnan(lower).all() and np.isfinite(upper).all()
+    late = slice(1500, None)  # well after the step
+    assert 0.02 <= float(np.mean(truth[500:][late] > upper[late])) <= 0.10
+    frozen = np.quantile(np.log1p(truth[:500]) - np.log1p(pred[:500]), 0.95)
+    assert np.mean(truth[1000:] > np.expm1(np.log1p(pred[1000:]) + frozen)) > 0.9  # what a frozen bound does

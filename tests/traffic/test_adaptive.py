@@ -88,3 +88,15 @@ def test_weights_and_intervals_never_read_a_truth_unknown_when_the_forecast_was_
         for q in (0.1, 0.9):
             a, b = steady.step_forecast(ENSEMBLE, k, q), changed.step_forecast(ENSEMBLE, k, q)
             pd.testing.assert_series_equal(a[a.index <= cut], b[b.index <= cut])
+
+
+def test_a_policy_quantile_of_the_ensemble_keeps_its_exceedance_rate_after_the_shift(shifted):
+    """The autoscaling policy provisions for the ensemble's q-quantile: after the fourfold shift it is
+    exceeded about 1 - q of the time, where the stacked ensemble's frozen quantile is exceeded far more."""
+    truth = shifted.series.y
+    for model, low, high in ((ENSEMBLE, 0.0, 0.1), (STACKED, 0.12, 1.0)):  # q95: 5% is the target
+        q95 = shifted.step_forecast(model, 2, 0.95)
+        actual = truth.reindex(q95.index)
+        rate = float((actual > q95)[actual.notna()].mean())
+        assert low <= rate <= high, (model, rate)
+    assert np.isfinite(shifted.step_forecast(ENSEMBLE, 2, 0.99)).all()
