@@ -1,5 +1,6 @@
-"""Calendar models: Prophet (daily and weekly shape on local wall-clock time, no lags) and a hybrid
-whose LSTM forecasts Prophet's residual recursively from the residuals up to the origin.
+"""Calendar models: Prophet (daily, weekly and, with two years of history, yearly shape on local wall-clock
+time, optionally a country's public holidays; no lags) and a hybrid whose LSTM forecasts Prophet's residual
+recursively from the residuals up to the origin.
 
 Prophet reads only the calendar, so its forecast for a target time does not depend on the origin.
 Both import their libraries lazily (TensorFlow costs ~5 s and ~700 MB).
@@ -13,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from core.forecast.calendar import holiday_flags
 from core.forecast.protocol import Seasons, origin_positions
-from core.forecast.seasons import infer_step
+from core.forecast.seasons import DAY, YEAR_DAYS, infer_step
 from core.ml.lazy import import_keras, import_prophet
 
 if TYPE_CHECKING:
@@ -41,11 +43,19 @@ LSTM_MAX_SAMPLES = 100_000
 
 @dataclass
 class ProphetModel:
-    """Prophet with daily and weekly seasonality on local wall-clock time; no lags.
-    Fit on at most the latest ``PROPHET_MAX_POINTS`` known intervals."""
+    """Prophet with multiplicative seasonality on local wall-clock time; no lags. Fit on at most the latest
+    ``PROPHET_MAX_POINTS`` known intervals.
+
+    Seasons: daily when the step is below a day (``daily=None``), weekly always, yearly when the fitted
+    history spans at least two years (``yearly=None``); ``True``/``False`` force one on or off. With
+    ``country`` (an ISO code such as ``US``), that country's public holidays (the ``holidays`` package, no
+    network) are Prophet holidays, each with its own multiplicative effect."""
 
     name: str = "prophet"
     usable: pd.Series | None = None  # intervals that may be fitted (None: every known one)
+    country: str | None = None
+    yearly: bool | None = None
+    daily: bool | None = None
     model: Prophet | None = None
 
     def fit(self, y: pd.Series, seasons: Seasons) -> ProphetModel:
@@ -55,8 +65,14 @@ class ProphetModel:
         Prophet = import_prophet()
         keep = _usable(self.usable, y) & y.notna().to_numpy()
         frame = pd.DataFrame({"ds": _naive_index(y.index[keep]), "y": y.to_numpy()[keep]}).tail(PROPHET_MAX_POINTS)
-        model = Prophet(daily_seasonality=True, weekly_seasonality=True, yearly_seasonality=False,
+        daily = self.daily if self.daily is not None else (len(y) < 2 or infer_step(y.index) < DAY)
+        span = frame["ds"].max() - frame["ds"].min() if len(frame) else pd.Timedelta(0)
+        yearly = self.yearly if self.yearly is not None else span >= 2 * YEAR_DAYS * DAY
+        model = Prophet(daily_seasonality=daily, weekly_seasonality=True, yearly_seasonality=yearly,
                         uncertainty_samples=0, seasonality_mode="multiplicative")
+        if self.country:
+            holiday_flags(y.index[:1], self.country)  # an unknown code raises InputError, naming it
+            model.add_country_holidays(country_name=self.country.upper())
         model.fit(frame)
         self.model = model
         return self
