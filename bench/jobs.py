@@ -35,7 +35,7 @@ from core.jobs.training import (  # noqa: E402
     sorted_runs,
     train_models,
 )
-from core.ml.metrics import r2  # noqa: E402
+from core.ml.metrics import median_over_provision, r2, under_prediction_rate  # noqa: E402
 
 TARGETS = {"runtime R² (log)": ("runtime", "r2_log", 0.92), "memory R² (log)": ("memory", "r2_log", 0.95)}
 
@@ -94,8 +94,19 @@ def report_backtest(prepared, test_start: str, algorithms: tuple[str, ...], conf
         print(f"  {algorithm:<18}" + "  ".join(
             f"q{p}: {row[f'under_q{p}']:.3f} / {row[f'over_q{p}']:.3f}x" for p in (90, 95, 99)))
 
-    # Context: runs of stages that never ran before their fold (new flow steps) cannot draw on history.
+    # The adaptive rule's step (core.jobs.adaptive.ADAPTIVE_GAMMA) was chosen on the first six test
+    # months only; the later months are the check it was not chosen on.
     predictions = result.predictions
+    chosen_on = pd.to_datetime(predictions["run_date"]) < pd.Timestamp(test_start) + pd.DateOffset(months=6)
+    print(f"memory q{q} requests, first six test months (where the adaptive step was chosen) | the rest:")
+    for algorithm in ["history-baseline", *algorithms]:
+        part = predictions[(predictions["algorithm"] == algorithm) & (predictions["target"] == "memory")]
+        halves = [part[chosen_on[part.index]], part[~chosen_on[part.index]]]
+        print(f"  {algorithm:<18}" + " | ".join(
+            f"{len(h)} runs {under_prediction_rate(h['actual'], h[f'request_q{q}']):.3f} / "
+            f"{median_over_provision(h['actual'], h[f'request_q{q}']):.3f}x" for h in halves))
+
+    # Context: runs of stages that never ran before their fold (new flow steps) cannot draw on history.
     first_seen = prepared.runs.groupby("stage")["run_date"].min()
     fold_start = pd.to_datetime(predictions["run_date"]).dt.to_period("M").dt.start_time
     seen = (predictions["stage"].map(first_seen) < fold_start).to_numpy()

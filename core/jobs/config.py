@@ -27,7 +27,8 @@ MEMORY_UNIT_LABELS = {"B": "bytes", "K": "KB", "M": "MB", "G": "GB", "T": "TB"}
 
 DEFAULT_OUTPUT_TABLE = "job_predictions"
 # The model offered first after a training run: LightGBM meets the request target in the
-# benchmarks (docs/jobs.md), the ensemble and the network do not.
+# benchmarks (docs/jobs.md), as the ensemble now does with adaptive requests (the network does not),
+# and it trains in seconds without TensorFlow.
 PREFERRED_ALGORITHM = "lightgbm"
 
 ROLE_HELP = {
@@ -89,7 +90,11 @@ SCORE_HELP = {
                    "prediction needs so 9 runs in 10 fit (1.00× = predictions already high enough).",
     **{f"under_q{q}": _UNDER.format(q=q, r=100 - q) for q in (90, 95, 99)},
     **{f"over_q{q}": _OVER.format(q=q) for q in (90, 95, 99)},
-    "quantile": "The request covers this share of runs (split-conformal margin on the prediction).",
+    "quantile": ("The share of runs the request aims to cover. Request = prediction × the actual/predicted ratio "
+                 "that covered this share of held-out runs with as much history, × a margin that follows recent "
+                 "runs: each finished run above its request widens it, each run within it narrows it a little, so "
+                 "about this share stays covered when tools drift. New runs get the margin reached on the latest "
+                 "known runs."),
     "under_rate": "Share of held-out runs that used more than the request.",
     "over_provision": "Median request ÷ actual: what the safety margin costs.",
 }

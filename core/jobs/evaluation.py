@@ -1,12 +1,15 @@
 """Scores of held-out predictions, per target and per stage, and conformal-style requests.
 
 A *request* is a prediction multiplied by a quantile of actual/predicted ratios measured
-on runs the model did not train on, per history bucket (how many earlier runs of the block+stage). Its
-cost is read from the under-prediction rate (share of runs that would exceed it) and
+on runs the model did not train on, per history bucket (how many earlier runs of the block+stage),
+times a margin that adaptive conformal inference moves with recent misses (``core.jobs.adaptive``).
+Its cost is read from the under-prediction rate (share of runs that would exceed it) and
 the median over-provision (request / actual).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -87,9 +90,9 @@ def _factor(values: dict[str, float], key: str, quantile: float, fallback: float
     return max([fallback, *[v for k, v in values.items() if float(k) < quantile]])
 
 
-def request_factor(table: RatioTable, groups: pd.Series | np.ndarray, quantile: float) -> np.ndarray:
-    """Per-row multiplier turning a prediction into a request at ``quantile``:
-    the group's ratio quantile, else its history bucket's, else the global one."""
+def split_factor(table: RatioTable, groups: pd.Series | np.ndarray, quantile: float) -> np.ndarray:
+    """Per-row split-conformal multiplier at ``quantile``: the group's ratio quantile, else its
+    history bucket's, else the global one."""
     key = f"{quantile:.2f}"
     if key not in table["global"]:
         raise ValueError(f"quantile {quantile} was not calibrated (have {', '.join(table['global'])})")
@@ -104,6 +107,19 @@ def request_factor(table: RatioTable, groups: pd.Series | np.ndarray, quantile: 
             cache[group] = bucket_value if values is None else _factor(values, key, quantile, bucket_value)
         out[i] = cache[group]
     return out
+
+
+def request_factor(table: RatioTable, groups: pd.Series | np.ndarray, quantile: float) -> np.ndarray:
+    """Per-row multiplier turning a prediction into a request at ``quantile``: the split-conformal
+    factor (:func:`split_factor`) times ``exp(margin)``, the adaptive margin stored with the table:
+    where adaptive conformal stood on the latest known runs (``core.jobs.adaptive``; older models
+    have none). With margins, a request is never below the one at a lower quantile."""
+    adaptive = table.get("adaptive") or {}
+    if not adaptive:
+        return split_factor(table, groups, quantile)
+    levels = [float(k) for k in table["global"] if float(k) <= quantile + 1e-9] or [quantile]
+    return np.max([split_factor(table, groups, q) * math.exp(adaptive.get(f"{q:.2f}", {}).get("margin", 0.0))
+                   for q in levels], axis=0)
 
 
 def target_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

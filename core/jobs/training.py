@@ -9,6 +9,9 @@ Every score comes from runs the scored model never trained on:
   with request multipliers measured on the held-out runs.
 - ``backtest`` retrains every month from ``test_start`` on all earlier runs and pools the
   scores of each following month.
+
+Requests in those scores adapt to recent misses, runs in time order (``core.jobs.adaptive``); the
+saved model keeps the level reached on the held-out runs, which new runs' requests start from.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.jobs.adaptive import Calibration, adapt_requests, calibration, flow_finish
 from core.jobs.columns import PreparedRuns, exclusion_note
 from core.jobs.estimators import ALGORITHMS, DenseNetRegressor, EnsembleRegressor, design_matrix
 from core.jobs.evaluation import (
@@ -34,6 +38,7 @@ from core.jobs.evaluation import (
     ratio_table,
     request_factor,
     scorecard,
+    split_factor,
 )
 from core.jobs.history import (
     HISTORY_BASES,
@@ -135,6 +140,13 @@ def fit_with_ratios(algorithm: str, target: str, X: pd.DataFrame, y: np.ndarray,
     table = ratio_table(from_log(y[outer]), from_log(probe_pred), groups[outer])
     model = fit_regressor(algorithm, target, X, y, dates, config) if refit else probe
     return Fitted(model, table, probe_pred, outer)
+
+
+def warm_start(fitted: Fitted, table: RatioTable, y: np.ndarray, groups: np.ndarray,
+               start: pd.Timestamp | None = None) -> Calibration:
+    """Where the adaptive rule's scores start: the runs ``fitted``'s ratios were measured on (``y``
+    and ``groups`` of the rows it was fit on), with their requests under ``table``."""
+    return calibration(from_log(y[fitted.outer]), from_log(fitted.probe), table, groups[fitted.outer], start)
 
 
 def ensemble_of(members: list[Fitted], target: str, y: np.ndarray, groups: np.ndarray) -> Fitted:
@@ -259,8 +271,9 @@ def _long_predictions(algorithm: str, target: str, runs: pd.DataFrame, X: pd.Dat
         "history": history_basis(X, target),
         "actual": from_log(y_log), "predicted": predicted,
     })
-    for q in QUANTILES:
-        frame[f"request_q{round(q * 100)}"] = predicted * request_factor(table, groups, q)
+    for q in QUANTILES:  # split-conformal requests, until ``adapt_requests`` moves them with recent misses
+        frame[f"request_q{round(q * 100)}"] = predicted * split_factor(table, groups, q)
+    frame["known_at"] = flow_finish(runs).to_numpy()  # a flow's runs are all on one side of a date split
     return frame
 
 
@@ -344,6 +357,7 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
     seconds = dict.fromkeys(algorithms, 0.0)
     regressors: dict[str, dict[str, Any]] = {a: {} for a in algorithms}
     tables: dict[str, dict[str, RatioTable]] = {a: {} for a in algorithms}
+    warm: dict[tuple[str, str], list[Calibration]] = {}
     for target, (y, groups) in _target_arrays(runs, X).items():
         fitted: dict[str, Fitted] = {}
         for algorithm in algorithms:
@@ -352,16 +366,23 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
             started = time.perf_counter()
             pred, part = _fit_and_score(algorithm, target, fitted, runs, X, y, groups, train, held, config)
             parts.append(part)
+            warm[(algorithm, target)] = [warm_start(fitted[algorithm], fitted[algorithm].table, y[train], groups[train])]
             if not config.refit:
-                tables[algorithm][target] = fitted[algorithm].table
+                table = fitted[algorithm].table
                 regressors[algorithm][target] = fitted[algorithm].model
-            elif algorithm == ENSEMBLE:
-                tables[algorithm][target] = ratio_table(from_log(y[held]), from_log(pred), groups[held])
-                members = [regressors[m][target] for m in EnsembleRegressor.members_needed]
-                regressors[algorithm][target] = EnsembleRegressor(target, members)
             else:
-                tables[algorithm][target] = ratio_table(from_log(y[held]), from_log(pred), groups[held])
-                regressors[algorithm][target] = fit_regressor(algorithm, target, X, y, dates, config)
+                table = ratio_table(from_log(y[held]), from_log(pred), groups[held])
+                if algorithm == ENSEMBLE:
+                    members = [regressors[m][target] for m in EnsembleRegressor.members_needed]
+                    regressors[algorithm][target] = EnsembleRegressor(target, members)
+                else:
+                    regressors[algorithm][target] = fit_regressor(algorithm, target, X, y, dates, config)
+            # New runs start from the level the adaptive rule reached on the held-out runs, replayed
+            # under the table they will be served with.
+            serving = _long_predictions(algorithm, target, runs[held], X[held], y[held], pred, table, groups[held])
+            reached = adapt_requests(serving, {(algorithm, target): [warm_start(
+                fitted[algorithm], table, y[train], groups[train])]})[1]
+            tables[algorithm][target] = {**table, "adaptive": reached[(algorithm, target)]}
             seconds[algorithm] += time.perf_counter() - started
             done += 1
     models = {
@@ -377,7 +398,7 @@ def train_models(prepared: PreparedRuns, config: TrainConfig = TrainConfig(),
     }
     if progress:
         progress(1.0, "done")
-    predictions = pd.concat(parts, ignore_index=True)
+    predictions = adapt_requests(pd.concat(parts, ignore_index=True), warm)[0]
     split = {"train_rows": int(train.sum()), "validation_rows": int(held.sum()),
              "validation_start": str(cut), "last_run": str(dates.max()), "refit_on_all": config.refit}
     return TrainResult(models, predictions, scorecard(predictions), scorecard(predictions, by="stage"),
@@ -409,6 +430,7 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
     algorithms = _algorithms(config)
     arrays = _target_arrays(runs, X)
     parts, folds = [], []
+    calibrations: dict[tuple[str, str], list[Calibration]] = {}  # each fold's, from its first day
     for i, month in enumerate(months):
         lo = max(month.start_time, start)
         hi = (month + 1).start_time
@@ -423,9 +445,13 @@ def backtest(prepared: PreparedRuns, test_start: str | pd.Timestamp, *, config: 
                     progress(i / len(months), f"{month}: {algorithm} {target}")
                 started = time.perf_counter()
                 parts.append(_fit_and_score(algorithm, target, fitted, runs, X, y, groups, train, test, config)[1])
+                calibrations.setdefault((algorithm, target), []).append(
+                    warm_start(fitted[algorithm], fitted[algorithm].table, y[train], groups[train], lo))
                 key = f"seconds_{algorithm}"
                 fold[key] = round(fold.get(key, 0.0) + time.perf_counter() - started, 2)
         folds.append(fold)
-    predictions = pd.concat(parts, ignore_index=True)
+    # One adaptive stream per model through every fold, as a service fed each finished run would keep:
+    # the level carries on, the scores restart from each retrained model's calibration runs.
+    predictions = adapt_requests(pd.concat(parts, ignore_index=True), calibrations)[0]
     return BacktestResult(predictions, scorecard(predictions), history_scorecard(predictions),
                           pd.DataFrame(folds))

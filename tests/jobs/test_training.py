@@ -8,8 +8,15 @@ import pytest
 
 from core.errors import InputError
 from core.jobs.columns import detect_columns
-from core.jobs.evaluation import QUANTILES, calibration_factor, ratio_table, request_factor
-from core.jobs.history import HISTORY_BASES
+from core.jobs.evaluation import (
+    QUANTILES,
+    calibration_factor,
+    calibration_groups,
+    ratio_table,
+    request_factor,
+    split_factor,
+)
+from core.jobs.history import HISTORY_BASES, from_log
 from core.jobs.service import DOMAIN, compare_records, predict, register_models, unseen_keys
 from core.jobs.training import JobModel, TrainConfig, backtest, time_cutoff, train_models
 from core.ml.registry import ModelRegistry
@@ -107,8 +114,10 @@ def test_registry_round_trip_and_prediction_per_row(trained, small_runs, small_r
         assert (out["memory_request_mb"] >= 0).all()
         assert out["predicted_memory_mb"].nunique() > 1
         assert (out["earlier_runs"] >= 0).all() and out["history_from"].notna().all()
-        # The reloaded model predicts what the trained one did (scalers saved with the network).
+        # The reloaded model predicts what the trained one did (scalers saved with the network), and
+        # requests from the same adapted level.
         np.testing.assert_allclose(out["predicted_memory_mb"], before["predicted_memory_mb"], rtol=1e-3, atol=0.2)
+        np.testing.assert_allclose(out["memory_request_mb"], before["memory_request_mb"], rtol=1e-3, atol=0.2)
 
 
 def test_requests_at_higher_quantiles_are_larger(trained) -> None:  # type: ignore[no-untyped-def]
@@ -179,3 +188,19 @@ def test_a_run_of_a_new_block_and_stage_says_where_its_history_came_from(trained
     assert out["earlier_runs"].iloc[3:].eq(0).all()
     # An unseen sub-step of a known step on an unseen block starts from its stage family.
     assert out["history_from"].iloc[3:].isin(["the stage family on the platform", "the stage family"]).all()
+
+
+def test_new_runs_are_requested_at_the_level_reached_on_the_latest_held_out_runs(trained, small_runs) -> None:  # type: ignore[no-untyped-def]
+    for algorithm, model in trained.models.items():
+        for target in ("runtime", "memory"):
+            levels = model.ratio_tables[target]["adaptive"]
+            assert set(levels) == {f"{q:.2f}" for q in QUANTILES}, (algorithm, target)
+            assert all(np.isfinite([v["alpha"], v["margin"]]).all() for v in levels.values())
+    model = trained.models["lightgbm"]
+    new = small_runs.runs.tail(30).assign(run_date=pd.NaT, runtime_s=np.nan, memory_mb=np.nan)
+    out = model.predict(new, quantile=0.9)
+    logs, X = model.predict_log(new)
+    table = model.ratio_tables["memory"]
+    groups = calibration_groups(new["stage"], X["memory_count"])
+    expected = from_log(logs["memory"]) * split_factor(table, groups, 0.9) * np.exp(table["adaptive"]["0.90"]["margin"])
+    np.testing.assert_allclose(out["memory_request_mb"], expected, atol=0.051)
