@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.forecast.arrivals import adaptive_upper_bounds
 from core.forecast.intervals import AdaptiveConformal
-from core.jobs.adaptive import ADAPTIVE_GAMMA, _run_upper, adapt_requests, calibration, flow_finish
+from core.jobs.adaptive import ADAPTIVE_GAMMA, adapt_requests, calibration, flow_finish
 from core.jobs.evaluation import QUANTILES, ratio_table, request_factor, split_factor
 
 START = pd.Timestamp("2024-01-01 08:00")
@@ -86,7 +87,7 @@ def test_with_one_run_per_launch_the_level_moves_by_the_shared_rule() -> None:
     cal_truth = cal_pred * np.exp(np.abs(rng.normal(0, 0.1, 200)))
     aci = AdaptiveConformal(level=0.9, scale="log", gamma=0.005, window=300)
     issued = START + pd.to_timedelta(np.arange(n), unit="h")
-    ours = _run_upper(aci, truth, pred, issued_at=issued, known_at=issued + pd.Timedelta(minutes=30),
+    ours = adaptive_upper_bounds(aci, truth, pred, issued_at=issued, known_at=issued + pd.Timedelta(minutes=30),
                       calibration=cal_truth, calibration_pred=cal_pred)
     _, shared_upper = aci.run(truth, pred, calibration=cal_truth, calibration_pred=cal_pred)
     np.testing.assert_allclose(ours.requests, shared_upper, rtol=1e-12)
