@@ -340,7 +340,8 @@ def models_overview(models: ModelChoice, model_id: str) -> None:
 
 def quantile_select(*, key: str) -> float:
     value = st.select_slider("Request quantile", options=list(config.REQUEST_QUANTILES),
-                             value=config.DEFAULT_REQUEST_QUANTILE, format_func=lambda q: f"{q:.0%}", key=key)
+                             value=config.DEFAULT_REQUEST_QUANTILE, format_func=lambda q: f"{q:.0%}", key=key,
+                             help=config.SCORE_HELP["quantile"])
     return float(value)
 
 
