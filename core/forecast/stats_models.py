@@ -17,6 +17,7 @@ statsforecast is imported on first use: it pulls numba and statsmodels (2-4 s).
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,8 +79,12 @@ def _season(seasons: Seasons, n_obs: int, cap: int) -> int:
     return primary if primary in covered(seasons.periods, n_obs) and primary <= cap else 1
 
 
+class _NoFit(Exception):
+    """No variant of a model fits this history: the forecaster falls back to the last known value."""
+
+
 @dataclass
-class _StatsForecaster:
+class _StatsForecaster(ABC):
     """Fit one statsforecast model on the known history; ``forward`` it on the history up to each origin."""
 
     name: str = "stats"
@@ -87,8 +92,9 @@ class _StatsForecaster:
     clip: bool = False
     is_fitted: bool = False
 
+    @abstractmethod
     def _model(self, seasons: Seasons, n_obs: int) -> Any:
-        raise NotImplementedError
+        """The unfitted statsforecast model for a history of ``n_obs`` values with these seasons."""
 
     def fit(self, y: pd.Series, seasons: Seasons) -> _StatsForecaster:
         values = known_history(y)
@@ -101,7 +107,8 @@ class _StatsForecaster:
             try:
                 with _quiet():
                     self.fitted = model.fit(values)
-            except NotImplementedError:  # statsforecast's "tiny datasets": too short for its smallest model
+            # statsforecast raises NotImplementedError for "tiny datasets" (too short for its smallest model).
+            except (NotImplementedError, _NoFit):
                 self.fitted = None
         self.is_fitted = True
         return self
@@ -166,7 +173,7 @@ class _BestTheta:
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 continue
         if not fits:
-            raise NotImplementedError("no theta variant fits this history")
+            raise _NoFit("no theta variant fits this history")
         self.chosen = min(fits, key=lambda m: float(np.nan_to_num(m.model_["mse"], nan=np.inf)))
         return self
 
