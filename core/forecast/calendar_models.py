@@ -81,8 +81,12 @@ class ProphetModel:
         """Prophet's value at each (local) time."""
         if self.model is None:
             raise ValueError(f"{self.name} is not fitted yet: call fit first")
-        frame = pd.DataFrame({"ds": _naive_index(times)})
-        return np.maximum(self.model.predict(frame)["yhat"].to_numpy(), 0.0)
+        # Prophet returns its predictions sorted by time: predict each distinct time once, in order,
+        # then map them back onto the times as asked (several origins interleave them).
+        wanted = _naive_index(times)
+        unique = wanted.unique().sort_values()
+        yhat = self.model.predict(pd.DataFrame({"ds": unique}))["yhat"].to_numpy()
+        return np.maximum(yhat[unique.get_indexer(wanted)], 0.0)
 
     def forecast(self, y: pd.Series, origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
         step = infer_step(y.index)

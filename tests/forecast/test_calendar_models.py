@@ -63,3 +63,14 @@ def test_an_unknown_country_is_an_input_error() -> None:
     y = _us_demand().iloc[:100]
     with pytest.raises(InputError, match="XX"):
         ProphetModel(country="XX").fit(y, Seasons((7,)))
+
+
+def test_forecasts_from_several_origins_match_each_origin_alone() -> None:
+    """Prophet sorts what it predicts by time; with several origins the flattened targets are not in time
+    order, and each forecast must still land on its own target (it once came back shifted by days)."""
+    y = _us_demand()
+    model = ProphetModel().fit(y.loc[:ORIGIN], Seasons((7, 365)))
+    origins = pd.DatetimeIndex([ORIGIN - pd.Timedelta(days=10), ORIGIN - pd.Timedelta(days=3), ORIGIN])
+    together = model.forecast(y, origins, 7)
+    for row, origin in enumerate(origins):
+        np.testing.assert_allclose(together[row], model.forecast(y, pd.DatetimeIndex([origin]), 7)[0])
