@@ -95,3 +95,62 @@ HELP = {
                 "storage in TB, users as the number of active users the service is sized for.",
     "seed": "The generator's seed: the same seed gives the same data, to the last digit.",
 }
+
+# ---- analytics ----------------------------------------------------------------------------------
+
+RECENT_DAYS = 30  # "recent" in the region comparison and utilisation: the last 30 days of each series
+TREND_WINDOW_DAYS = 28  # trailing window of the trend line (four whole weeks, so weekdays weigh alike)
+GROWTH_WINDOW_DAYS = 365  # the growth rate is fitted on at most the last year of daily values
+GROWTH_MIN_DAYS = 14  # fewer daily values give no growth rate (a slope on a week is the weekly pattern)
+YOY_DAYS = 28  # year-over-year compares the last 28 days with the same 28 days a year before
+YEARLY_MIN_DAYS = 365  # a yearly profile needs a whole year of data
+AT_RISK_LEVELS = ("high", "medium")  # plan risk levels counted as "regions at risk"
+
+# ---- capacity planning --------------------------------------------------------------------------
+
+PLAN_QUANTILE = 0.95  # the service level a plan covers by default: P95 demand
+PLAN_HEADROOM = 0.2  # spare capacity kept above planned demand (0.2 = 20 %)
+PLAN_LEAD_TIME_DAYS = 30  # days from an order to capacity that can take load
+# Risk thresholds on peak utilisation = forecast demand (no headroom) / installed capacity.
+RISK_HIGH = 0.95  # at or above: high
+RISK_MEDIUM = 0.85  # at or above: medium
+RISK_LOW = 0.25  # at or below: over-provisioned
+CURRENCY_SYMBOL = "$"  # the currency of the capacity table's cost_per_unit_month, in recommendations
+CAPACITY_HELP = {
+    "quantile": "The demand level the plan covers: P95 means capacity runs short on about 1 interval in 20 if "
+                "the forecast is calibrated.",
+    "headroom": "Spare capacity kept above planned demand (20 % = buy 1.2 x the planned peak).",
+    "lead_time": "Days between ordering capacity and being able to use it: the plan says to order this early.",
+    "newsvendor": "Set the cost of one unit short and of one unit idle: the plan then covers the quantile "
+                  "short / (short + idle), the level where one more unit costs as much as it saves.",
+    "thresholds": "Peak utilisation (forecast demand without headroom / capacity) at or above 'high' or "
+                  "'medium' is that risk; at or below 'low' the series is over-provisioned.",
+}
+
+# ---- backtest and model choice ----------------------------------------------------------------
+
+# Models, simplest first (ties in the choice go to the simpler one). stats_mean is the mean of the
+# ets, theta and arima forecasts; lightgbm, xgboost and lstm are global (one model across series).
+LOCAL_MODELS = ("ets", "theta", "arima", "mstl", "prophet")
+GLOBAL_MODELS = ("lightgbm", "xgboost", "lstm")
+COMBINED_MODELS = ("stats_mean",)
+BASELINE = "seasonal_naive"
+ALL_MODELS = (BASELINE, *LOCAL_MODELS, *COMBINED_MODELS, *GLOBAL_MODELS)
+DEFAULT_MODELS = (BASELINE, "ets", "theta", "arima", "mstl", "stats_mean", "prophet", "lightgbm")
+MODEL_LABELS = {"seasonal_naive": "Seasonal naive", "ets": "ETS", "theta": "Theta", "arima": "ARIMA",
+                "mstl": "MSTL", "stats_mean": "Mean of ETS/Theta/ARIMA", "prophet": "Prophet",
+                "lightgbm": "LightGBM (global)", "xgboost": "XGBoost (global)", "lstm": "LSTM (global)"}
+DEFAULT_HORIZON = {"daily": 28, "hourly": 24}  # steps; other steps: a day of them, at least 7
+SELECT_WINDOWS = 6  # backtest windows before the test start on which the choice is made
+MAX_EVAL_WINDOWS = 13  # windows from the test start on (a year of 28-day windows)
+DEFAULT_EVAL_WINDOWS = 6  # when no test start is given: the last this many windows are scored
+ENSEMBLE_SIZE = 3  # the ensemble: the mean of the best this many models on the selection windows
+STRATEGIES = ("per_series", "global", "ensemble")
+STRATEGY_LABELS = {"per_series": "Best model per series", "global": "One model for all series",
+                   "ensemble": f"Mean of each series' best {ENSEMBLE_SIZE}"}
+INTERVAL_LEVEL = 0.95  # the backtest's lo/hi
+MIN_INTERVAL_SCORES = 20  # errors a window needs before it gets an interval
+N_JOBS = 2  # local processes for per-series fits (one BLAS thread each)
+# Metrics that add up across regions (a total is their sum); a percentage of each region's own capacity does not.
+NON_ADDITIVE_UNITS = ("%",)
+TOTAL_REGION = "All regions"

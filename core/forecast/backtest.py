@@ -36,14 +36,34 @@ def origins(y: pd.Series, *, horizon: int, n_windows: int, step: int = 1) -> pd.
     return pd.DatetimeIndex(y.index[np.arange(first, last + 1, step)])
 
 
-def cross_validation(y: pd.Series, models: Mapping[str, ModelFactory], *, horizon: int, n_windows: int,
+def explicit_origins(y: pd.Series, cutoffs: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
+    """``cutoffs`` checked: timestamps of ``y``, sorted, with history before the first and ``horizon``
+    steps after the last."""
+    cuts = pd.DatetimeIndex(cutoffs).sort_values()
+    pos = y.index.get_indexer(cuts)
+    if len(cuts) == 0:
+        raise InputError("no forecast origins")
+    if (pos < 0).any():
+        raise InputError(f"origin {cuts[np.argmax(pos < 0)]} is not a time of the series")
+    if pos[0] < 1 or pos[-1] + horizon >= len(y):
+        raise InputError(f"origins from {cuts[0]} to {cuts[-1]} leave no history before them or fewer than "
+                         f"{horizon} steps after them")
+    return cuts
+
+
+def cross_validation(y: pd.Series, models: Mapping[str, ModelFactory], *, horizon: int, n_windows: int = 1,
                      step: int = 1, refit_every: int = 1, seasons: Seasons | None = None,
-                     series_id: str = "series") -> pd.DataFrame:
+                     series_id: str = "series", cutoffs: pd.DatetimeIndex | None = None) -> pd.DataFrame:
     """Forecasts of every model from identical origins: columns ``series_id, cutoff, ds, step, y``
-    and one column per model. ``attrs["fits"]`` counts the fits of each model."""
+    and one column per model. ``attrs["fits"]`` counts the fits of each model.
+
+    ``cutoffs`` gives the origins explicitly (timestamps of ``y``, each with ``horizon`` steps after
+    it) instead of ``n_windows`` and ``step``: a protocol that fits before a test start and scores
+    from it on needs origins anchored there, not at the end of the data."""
     if refit_every < 0:
         raise InputError("refit_every must be 0 (fit once) or a number of windows")
-    cuts = origins(y, horizon=horizon, n_windows=n_windows, step=step)
+    cuts = origins(y, horizon=horizon, n_windows=n_windows, step=step) if cutoffs is None else \
+        explicit_origins(y, cutoffs, horizon)
     seasons = seasons or Seasons(season_lengths(infer_step(y.index), len(y)))
     positions = y.index.get_indexer(cuts)
     target_pos = positions[:, None] + np.arange(1, horizon + 1)[None, :]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -41,21 +42,43 @@ def series_of(panel: pd.DataFrame, series_id: object) -> pd.Series:
     return y.reindex(grid)
 
 
-def _one_series(task: tuple[object, pd.Series, Mapping[str, ModelFactory], dict[str, int]]) -> pd.DataFrame:
+def _one_series(task: tuple[object, pd.Series, Mapping[str, ModelFactory], dict[str, Any]]) -> pd.DataFrame:
     series_id, y, models, options = task
     seasons = Seasons(season_lengths(infer_step(y.index), len(y)))
     return cross_validation(y, models, seasons=seasons, series_id=str(series_id), **options)
 
 
-def cross_validation_panel(panel: pd.DataFrame, models: Mapping[str, ModelFactory], *, horizon: int, n_windows: int,
-                           step: int = 1, refit_every: int = 1, n_jobs: int = 1,
-                           scheduler: str | None = None) -> pd.DataFrame:
+Models = Mapping[str, ModelFactory] | Callable[[str], Mapping[str, ModelFactory]]
+
+
+def cross_validation_panel(panel: pd.DataFrame, models: Models, *, horizon: int,
+                           n_windows: int = 1, step: int = 1, refit_every: int = 1, n_jobs: int = 1,
+                           scheduler: str | None = None, cutoffs: pd.DatetimeIndex | None = None,
+                           on_done: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """``cross_validation`` of every series (each on its own seasons), in parallel: one task per
-    series on local processes or the configured Dask cluster; rows in series order."""
+    series and model on local processes or the configured Dask cluster; rows in series order.
+    ``models`` maps names to factories, or is a function of the series id that does (a model that
+    needs a series' own settings, such as its country's holidays); every series gets the same names.
+    ``cutoffs``: explicit origins shared by every series; ``on_done(done, total)`` reports progress."""
     panel = validate_panel(panel)
-    options = {"horizon": horizon, "n_windows": n_windows, "step": step, "refit_every": refit_every}
-    tasks = [(sid, series_of(panel, sid), dict(models), options) for sid in panel["series_id"].unique()]
-    frames = run_tasks(_one_series, tasks, n_jobs=n_jobs, scheduler=scheduler)
+    options: dict[str, Any] = {"horizon": horizon, "n_windows": n_windows, "step": step,
+                               "refit_every": refit_every, "cutoffs": cutoffs}
+    ids = list(panel["series_id"].unique())
+    series = {sid: series_of(panel, sid) for sid in ids}
+    # One task per (series, model): a slow model on one series does not hold up the others' workers.
+    per_series = {sid: dict(models(str(sid)) if callable(models) else models) for sid in ids}
+    tasks = [(sid, series[sid], {name: factory}, options) for sid in ids for name, factory in per_series[sid].items()]
+    parts = run_tasks(_one_series, tasks, n_jobs=n_jobs, scheduler=scheduler, on_done=on_done)
+    frames, start = [], 0
+    for sid in ids:
+        own = parts[start : start + len(per_series[sid])]
+        start += len(own)
+        frame = own[0].copy()
+        for extra in own[1:]:
+            name = next(c for c in extra.columns if c not in frame.columns)
+            frame[name] = extra[name].to_numpy()
+        frame.attrs["fits"] = {k: v for p in own for k, v in p.attrs.get("fits", {}).items()}
+        frames.append(frame)
     fits: dict[str, int] = {}
     for frame in frames:
         for name, count in frame.attrs.get("fits", {}).items():

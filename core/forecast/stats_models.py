@@ -16,11 +16,14 @@ statsforecast is imported on first use: it pulls numba and statsmodels (2-4 s).
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
@@ -47,6 +50,10 @@ MSTL_STL_JUMPS = {"trend_jump": 8, "low_pass_jump": 8, "seasonal_jump": 2}
 
 
 def _library() -> ModuleType:
+    # statsforecast compiles its models with numba on first use (~3 s per process, paid again by every
+    # worker); a disk cache makes that once per machine. Set before the first import reads them.
+    os.environ.setdefault("NIXTLA_NUMBA_CACHE", "1")
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "headroom-numba"))
     from statsforecast import models
 
     return models
