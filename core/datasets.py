@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from core.io import parse_timestamps, read_csv
 
 
@@ -31,6 +33,34 @@ BUNDLED = (
         "run_date",
         "Job Runtime & Memory",
         "OpenROAD-flow-scripts published per-design metadata, 2021-05 to 2024-06",
+    ),
+    BundledDataset(
+        "cloud_demand_daily.csv",
+        "Regional cloud demand (CPU %, storage TB, active users), 6 regions, daily",
+        "date",
+        "Cloud Demand & Capacity (default data)",
+        "generated: python -m core demand generate (seed 17), documented in docs/demand.md",
+    ),
+    BundledDataset(
+        "cloud_demand_capacity.csv",
+        "Installed capacity and monthly unit cost per region and metric (for the generated data)",
+        "",
+        "Cloud Demand & Capacity (default capacity)",
+        "generated with the demand data",
+    ),
+    BundledDataset(
+        "cloud_demand_launches.csv",
+        "Product launches per region (a known level step from a date)",
+        "date",
+        "Cloud Demand & Capacity (launch feature)",
+        "generated with the demand data",
+    ),
+    BundledDataset(
+        "pjm_daily_load.csv",
+        "PJM daily electricity load of two zones (AEP, DAYTON), MW",
+        "date",
+        "Cloud Demand & Capacity (benchmark: real daily load)",
+        "PJM hourly zone loads as published (Kaggle 'Hourly Energy Consumption'), daily means, 2004-2018",
     ),
     BundledDataset(
         "azure_usage_sample.csv",
@@ -63,7 +93,8 @@ def summarize_bundled(data_dir: Path) -> list[DatasetSummary]:
         if not path.exists():
             continue
         frame = read_csv(path)
-        stamps = parse_timestamps(frame[item.time_column], column=item.time_column, file=item.file)
+        stamps = (parse_timestamps(frame[item.time_column], column=item.time_column, file=item.file)
+                  if item.time_column else pd.Series(pd.NaT, index=frame.index[:0]))
         out.append(
             DatasetSummary(
                 file=item.file,
@@ -71,8 +102,8 @@ def summarize_bundled(data_dir: Path) -> list[DatasetSummary]:
                 rows=len(frame),
                 columns=frame.shape[1],
                 size_kb=round(path.stat().st_size / 1024, 1),
-                start=str(stamps.min()),
-                end=str(stamps.max()),
+                start=str(stamps.min()) if len(stamps) else "",
+                end=str(stamps.max()) if len(stamps) else "",
                 used_by=item.used_by,
                 source=item.source,
             )

@@ -67,8 +67,14 @@ def on_grid(data: DemandData, grid: pd.DatetimeIndex) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def window_count(data: DemandData, horizon: int, rule: tuple[int, int]) -> int:
+    """The larger of ``rule``'s count of windows and the windows its days span."""
+    windows, days = rule
+    return max(windows, int(np.ceil(pd.Timedelta(days=days) / (horizon * data.step))))
+
+
 def plan_windows(data: DemandData, horizon: int, test_start: pd.Timestamp | None = None,
-                 select_windows: int = config.SELECT_WINDOWS) -> Windows:
+                 select_windows: int | None = None) -> Windows:
     """Evaluation origins from the test start (default: the last ``DEFAULT_EVAL_WINDOWS`` windows), one
     every ``horizon`` steps while a whole window fits; selection origins before them, their targets
     ending where the evaluation begins, as many as the history allows (at least one season before the
@@ -78,7 +84,7 @@ def plan_windows(data: DemandData, horizon: int, test_start: pd.Timestamp | None
     grid = common_grid(data)
     last = len(grid) - 1
     if test_start is None:
-        first_eval = last - horizon * config.DEFAULT_EVAL_WINDOWS
+        first_eval = last - horizon * window_count(data, horizon, config.DEFAULT_EVAL_WINDOWS)
         first_eval = max(first_eval, last - horizon * max(1, (last // horizon) // 3))
     else:
         start = pd.Timestamp(test_start)
@@ -88,9 +94,10 @@ def plan_windows(data: DemandData, horizon: int, test_start: pd.Timestamp | None
         if first_eval + horizon > last:
             raise InputError(f"test start {start.date()} leaves less than one {horizon}-step window before the end of "
                              f"the data ({grid[-1].date()})")
-    evaluation = np.arange(first_eval, last - horizon + 1, horizon)[: config.MAX_EVAL_WINDOWS]
+    evaluation = np.arange(first_eval, last - horizon + 1, horizon)[: window_count(data, horizon, config.MAX_EVAL_WINDOWS)]
     season = primary_season(data.step)
     earliest = max(2 * season, 14)
+    select_windows = select_windows or window_count(data, horizon, config.SELECT_WINDOWS)
     selection = np.array([first_eval - horizon * j for j in range(select_windows, 0, -1)])
     selection = selection[selection >= earliest]
     if len(evaluation) == 0 or len(selection) == 0:

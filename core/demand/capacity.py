@@ -221,7 +221,8 @@ def _recommend(r: dict[str, Any], s: PlanSettings, given: float, peak_at: Any, d
     if change > 0:
         late = s.today is not None and r["order_by"] < _like(s.today, r["order_by"])
         days = math.ceil((_like(s.today, r["order_by"]) - r["order_by"]) / pd.Timedelta(days=1)) if late else 0
-        when = (f"now — the lead time is already {days} day{'s' if days != 1 else ''} too late" if late
+        when = (f"now: {days} day{'s' if days != 1 else ''} later than the {s.lead_time_days}-day lead time allows"
+                if late
                 else f"by {_when(r['order_by'], daily)}")
         action = f"order +{_pct(r['change_pct'])} (≈ {_approx(change)} {unit}{', ' + cost if cost else ''}) {when}"
     elif r["risk"] == "over-provisioned":

@@ -137,7 +137,8 @@ def _input_flags(parser: argparse.ArgumentParser) -> None:
 def _model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freq", choices=("D", "H"), help="aggregate finer data to daily (D) or hourly (H) means")
     parser.add_argument("--test-start", help="first scored time; before it the models are fitted and the choice made "
-                        f"(default: the last {config.DEFAULT_EVAL_WINDOWS} windows are scored)")
+                        f"(default: the last {config.DEFAULT_EVAL_WINDOWS[0]} windows, at least "
+                        f"{config.DEFAULT_EVAL_WINDOWS[1]} days, are scored)")
     parser.add_argument("--models", help=f"comma-separated models (default {','.join(config.DEFAULT_MODELS)}; "
                         f"all: {','.join(config.ALL_MODELS)})")
 

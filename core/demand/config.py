@@ -141,9 +141,11 @@ MODEL_LABELS = {"seasonal_naive": "Seasonal naive", "ets": "ETS", "theta": "Thet
                 "mstl": "MSTL", "stats_mean": "Mean of ETS/Theta/ARIMA", "prophet": "Prophet",
                 "lightgbm": "LightGBM (global)", "xgboost": "XGBoost (global)", "lstm": "LSTM (global)"}
 DEFAULT_HORIZON = {"daily": 28, "hourly": 24}  # steps; other steps: a day of them, at least 7
-SELECT_WINDOWS = 6  # backtest windows before the test start on which the choice is made
-MAX_EVAL_WINDOWS = 13  # windows from the test start on (a year of 28-day windows)
-DEFAULT_EVAL_WINDOWS = 6  # when no test start is given: the last this many windows are scored
+# Windows are counted, with a floor in days so that short (hourly) windows still span two weeks: a week
+# with a holiday in it would otherwise be the whole test.
+SELECT_WINDOWS = (6, 14)  # (windows, days) before the test start on which the choice is made: the larger
+DEFAULT_EVAL_WINDOWS = (6, 14)  # when no test start is given, the last windows scored: the larger
+MAX_EVAL_WINDOWS = (13, 28)  # at most this many windows are scored from a test start: the larger
 ENSEMBLE_SIZE = 3  # the ensemble: the mean of the best this many models on the selection windows
 STRATEGIES = ("per_series", "global", "ensemble")
 STRATEGY_LABELS = {"per_series": "Best model per series", "global": "One model for all series",

@@ -27,9 +27,9 @@ LEVELS = {"lo": (1 - config.INTERVAL_LEVEL) / 2, "hi": 1 - (1 - config.INTERVAL_
 @dataclass(frozen=True)
 class BacktestSettings:
     horizon: int | None = None  # steps; None: a default for the data's step
-    test_start: pd.Timestamp | None = None  # None: the last DEFAULT_EVAL_WINDOWS windows are scored
+    test_start: pd.Timestamp | None = None  # None: the last windows (config.DEFAULT_EVAL_WINDOWS) are scored
     models: tuple[str, ...] = config.DEFAULT_MODELS
-    select_windows: int = config.SELECT_WINDOWS
+    select_windows: int | None = None  # None: config.SELECT_WINDOWS
 
 
 def interval_pool(horizon: int) -> int:

@@ -82,32 +82,54 @@ def _with_meta(frame: pd.DataFrame, backtest: DemandBacktest) -> pd.DataFrame:
     return frame.merge(backtest.series_meta, on="series_id", how="left")
 
 
-def make_plan(data: DemandData, backtest: DemandBacktest, settings: PlanSettings, horizon_days: int, *,
-              capacity: pd.DataFrame | None = None, progress: Progress | None = None,
-              n_jobs: int = config.N_JOBS) -> DemandPlan:
+@dataclass(frozen=True)
+class PlanForecast:
+    """The slow part of a plan, independent of the service level, headroom, lead time and capacity: the
+    choice backtested at the planning horizon (``calibration``) and forecast ahead (``ahead``), both with
+    ``series_id, cutoff, ds, step, y`` and a ``chosen`` column."""
+
+    calibration: pd.DataFrame
+    ahead: pd.DataFrame
+    horizon: int
+    horizon_days: int
+    strategy: str
+
+    @property
+    def pool(self) -> int:
+        return max(1, self.horizon // 8)
+
+
+def forecast_plan(data: DemandData, backtest: DemandBacktest, horizon_days: int, *, progress: Progress | None = None,
+                  n_jobs: int = config.N_JOBS) -> PlanForecast:
+    """Backtest the choice at the planning horizon, then fit it on all the data and forecast ahead."""
     report = progress or (lambda _f, _m: None)
     horizon = horizon_steps(data, horizon_days)
     models = _needed(backtest)
-    levels = plan_levels(settings.quantile)
-    pool = max(1, horizon // 8)
     cutoffs = calibration_cutoffs(data, horizon)
     calib = forecast_part(data, models, cutoffs, horizon, n_jobs=n_jobs, label="calibrating the plan",
                           progress=lambda f, m: report(0.6 * f, m))
     calib[CHOSEN] = forecast_of(calib, backtest.choice)
-    replayed = add_quantiles(calib, CHOSEN, levels, pool=pool, min_scores=config.MIN_INTERVAL_SCORES)
+    last = pd.DatetimeIndex([common_grid(data)[-1]])
+    ahead = forecast_part(data, models, last, horizon, extra=horizon, n_jobs=n_jobs, label="forecasting ahead",
+                          progress=lambda f, m: report(0.6 + 0.4 * f, m))
+    ahead[CHOSEN] = forecast_of(ahead, backtest.choice)
+    return PlanForecast(calib, ahead, horizon, horizon_days, backtest.strategy)
+
+
+def make_plan(data: DemandData, backtest: DemandBacktest, forecast: PlanForecast, settings: PlanSettings, *,
+              capacity: pd.DataFrame | None = None) -> DemandPlan:
+    """The plan for a service level, headroom, lead time and capacity from a ``forecast_plan`` (seconds)."""
+    levels = plan_levels(settings.quantile)
+    replayed = add_quantiles(forecast.calibration, CHOSEN, levels, pool=forecast.pool,
+                             min_scores=config.MIN_INTERVAL_SCORES)
     breaches = replay_breaches(replayed.assign(planned=replayed[f"{CHOSEN}_plan"])[
         ["series_id", "cutoff", "ds", "y", "planned"]])
     framed = replayed[f"{CHOSEN}_lo"].notna() & replayed["y"].notna()
     inside = (replayed[f"{CHOSEN}_lo"] <= replayed["y"]) & (replayed["y"] <= replayed[f"{CHOSEN}_hi"])
     coverage = float(inside[framed].mean()) if framed.any() else np.nan
-
-    last = pd.DatetimeIndex([common_grid(data)[-1]])
-    ahead = forecast_part(data, models, last, horizon, extra=horizon, n_jobs=n_jobs, label="forecasting ahead",
-                          progress=lambda f, m: report(0.6 + 0.35 * f, m))
-    ahead[CHOSEN] = forecast_of(ahead, backtest.choice)
-    grids = step_quantiles(calib, CHOSEN, levels, horizon=horizon, pool=pool)
+    grids = step_quantiles(forecast.calibration, CHOSEN, levels, horizon=forecast.horizon, pool=forecast.pool)
     parts = []
-    for sid, rows in ahead.groupby("series_id", sort=False):
+    for sid, rows in forecast.ahead.groupby("series_id", sort=False):
         point = rows[CHOSEN].to_numpy(dtype=float)
         q = apply_quantiles(point, grids[str(sid)]) if str(sid) in grids else np.full((len(point), len(levels)), np.nan)
         parts.append(pd.DataFrame({"series_id": sid, "ds": rows["ds"].to_numpy(), "point": point,
@@ -120,6 +142,5 @@ def make_plan(data: DemandData, backtest: DemandBacktest, settings: PlanSettings
     if capacity.empty:
         notes.append("no capacity table: forecasts are shown, but risk and orders need installed capacity")
     table = plan_table(paths, capacity, last_use, settings)
-    report(1.0, "plan ready")
     return DemandPlan(paths=paths, table=table, n_minus_one=n_minus_one(paths, capacity), breaches=breaches,
-                      coverage=coverage, settings=settings, horizon_days=horizon_days, notes=tuple(notes))
+                      coverage=coverage, settings=settings, horizon_days=forecast.horizon_days, notes=tuple(notes))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -24,9 +25,9 @@ from core.demand.capacity import PlanSettings, newsvendor_quantile
 from core.demand.choice import CHOSEN
 from core.demand.data import DemandData
 from core.demand.evaluation import BacktestSettings, DemandBacktest, evaluate
-from core.demand.formats import read_capacity, read_demand_csv, read_launches
+from core.demand.formats import read_capacity, read_demand, read_demand_csv, read_launches
 from core.demand.generator import generate_demand
-from core.demand.planning import DemandPlan, make_plan
+from core.demand.planning import DemandPlan, PlanForecast, forecast_plan, make_plan
 from core.errors import InputError
 from core.io import read_csv
 from core.ml.fingerprint import data_fingerprint
@@ -37,7 +38,7 @@ REGISTRY_NAME = "backtest"
 
 __all__ = ["BacktestSettings", "PlanSettings", "DemandBacktest", "DemandPlan", "newsvendor_quantile",
            "load_default", "load_upload", "at_frequency", "generate", "with_countries", "with_capacity", "backtest", "plan",
-           "accuracy_history", "kpis", "holiday_impact", "weekday_profile", "yearly_profile", "growth_rates",
+           "accuracy_history", "plan_forecast", "PlanForecast", "kpis", "holiday_impact", "weekday_profile", "yearly_profile", "growth_rates",
            "trends", "region_comparison", "correlations", "utilisation", "quantile_for"]
 
 holiday_impact = analytics.holiday_impact
@@ -65,7 +66,12 @@ def load_default(settings: Settings | None = None) -> DemandData:
 
 def load_upload(source: Any, *, name: str | None = None, metric: str | None = None, start: object | None = None,
                 countries: Mapping[str, str] | None = None) -> DemandData:
-    """An uploaded demand CSV in any of the three layouts (bytes, a path or an upload)."""
+    """An uploaded demand CSV in any of the three layouts: bytes, a path, an upload, or a frame the one CSV
+    reader already read (not parsed twice)."""
+    if isinstance(source, pd.DataFrame):
+        csv = source.attrs.get("csv")
+        return read_demand(source, metric=metric, start=start, countries=countries,
+                           file=name or (csv.name if csv is not None else None))
     return read_demand_csv(source, name=name, metric=metric, start=start, countries=countries)
 
 
@@ -117,8 +123,13 @@ def fingerprint(data: DemandData, settings: BacktestSettings) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-def _registry(settings: Settings) -> ModelRegistry:
-    return ModelRegistry(create_db_engine(settings.database_url), settings.model_dir)
+@contextmanager
+def _registry(settings: Settings) -> Iterator[ModelRegistry]:
+    engine = create_db_engine(settings.database_url)
+    try:
+        yield ModelRegistry(engine, settings.model_dir)
+    finally:
+        engine.dispose()
 
 
 def backtest(data: DemandData, options: BacktestSettings | None = None, *, settings: Settings | None = None,
@@ -129,17 +140,19 @@ def backtest(data: DemandData, options: BacktestSettings | None = None, *, setti
     settings = settings or app_config.get_settings()
     options = options or BacktestSettings()
     key = fingerprint(data, options)
-    registry = _registry(settings) if store else None
-    if registry is not None:
-        for record in registry.list(config.DOMAIN, REGISTRY_NAME):
-            if record.fingerprint == key:
-                try:
-                    found: DemandBacktest = registry.load(record.model_id)
-                    return replace(found, reused=True)
-                except (InputError, OSError, EOFError, ValueError, TypeError):
-                    break  # a damaged artifact: train again
+    if store:
+        with _registry(settings) as registry:
+            for record in registry.list(config.DOMAIN, REGISTRY_NAME):
+                if record.fingerprint == key:
+                    try:
+                        found: DemandBacktest = registry.load(record.model_id)
+                        return replace(found, reused=True)
+                    except (InputError, OSError, EOFError, ValueError, TypeError):
+                        break  # a damaged artifact: train again
     result = evaluate(data, options, progress=progress)
-    if registry is not None:
+    if not store:
+        return result
+    with _registry(settings) as registry:
         board = result.leaderboard
         scores = board[["series_id", "model", "mase", "wape", "chosen"]].to_dict("records")
         registry.save(config.DOMAIN, result, name=REGISTRY_NAME, algorithm=result.strategy,
@@ -154,7 +167,9 @@ def accuracy_history(settings: Settings | None = None) -> pd.DataFrame:
     choice's and seasonal naive's mean MASE on the evaluation windows."""
     settings = settings or app_config.get_settings()
     rows = []
-    for record in _registry(settings).list(config.DOMAIN, REGISTRY_NAME):
+    with _registry(settings) as registry:
+        records = registry.list(config.DOMAIN, REGISTRY_NAME)
+    for record in records:
         m = record.metrics
         rows.append({"created_at": record.created_at, "fingerprint": record.fingerprint[:10],
                      "source": record.params.get("source", ""), "strategy": record.algorithm,
@@ -175,12 +190,23 @@ def quantile_for(quantile: float | None = None, shortage_cost: float | None = No
     return config.PLAN_QUANTILE if quantile is None else float(quantile)
 
 
+def plan_forecast(data: DemandData, result: DemandBacktest, horizon_days: int, *,
+                  progress: Progress | None = None) -> PlanForecast:
+    """The slow part of a plan (about a minute on the bundled data): the choice backtested at the planning
+    horizon and forecast ahead. Keep it: every service level, headroom, lead time and capacity reuses it."""
+    return forecast_plan(data, result, horizon_days, progress=progress)
+
+
 def plan(data: DemandData, result: DemandBacktest, options: PlanSettings, horizon_days: int, *,
-         capacity: pd.DataFrame | None = None, progress: Progress | None = None) -> DemandPlan:
-    """The capacity plan over ``horizon_days`` with the backtest's choice (``capacity`` overrides the data's)."""
+         capacity: pd.DataFrame | None = None, progress: Progress | None = None,
+         forecast: PlanForecast | None = None) -> DemandPlan:
+    """The capacity plan over ``horizon_days`` with the backtest's choice (``capacity`` overrides the data's).
+    With ``forecast`` (a ``plan_forecast`` of the same data, backtest and horizon) it takes seconds."""
     if options.today is None:
         options = replace(options, today=pd.Timestamp(data.panel["ds"].max()))
-    return make_plan(data, result, options, horizon_days, capacity=capacity, progress=progress)
+    if forecast is None or forecast.horizon_days != horizon_days:
+        forecast = forecast_plan(data, result, horizon_days, progress=progress)
+    return make_plan(data, result, forecast, options, capacity=capacity)
 
 
 def kpis(data: DemandData, result: DemandBacktest | None = None,

@@ -22,10 +22,12 @@ from core.forecast.intervals import Scale, _back, _forward, residual_quantiles, 
 
 
 def pooled_quantiles(resid: np.ndarray, steps: np.ndarray, horizon: int, levels: np.ndarray,
-                     pool: int) -> np.ndarray | None:
+                     pool: int, min_count: int | None = None) -> np.ndarray | None:
     """``horizon × len(levels)`` quantiles of the signed errors ``resid`` (one per row, at step
-    ``steps``), each step from the errors within ``pool`` steps of it; a step with none borrows the
-    nearest earlier step's. None when there is no finite error at all."""
+    ``steps``), each step from the errors within ``pool`` steps of it. A step with fewer than
+    ``min_count`` such errors gets NaN; without ``min_count``, a step with none borrows the nearest
+    earlier step's (a forecast after the backtest must have a quantile at every step). None when
+    there is no finite error at all."""
     ok = np.isfinite(resid)
     resid, steps = resid[ok], steps[ok]
     if not resid.size:
@@ -36,6 +38,10 @@ def pooled_quantiles(resid: np.ndarray, steps: np.ndarray, horizon: int, levels:
     previous: np.ndarray | None = None
     for k in range(1, horizon + 1):
         lo, hi = np.searchsorted(steps, k - pool, "left"), np.searchsorted(steps, k + pool, "right")
+        if min_count is not None:
+            # Errors at shorter steps are smaller: borrowing them would make long-range quantiles too narrow.
+            out[k - 1] = residual_quantiles(resid[lo:hi], levels) if hi - lo >= min_count else np.nan
+            continue
         found = residual_quantiles(resid[lo:hi], levels) if hi > lo else None
         if found is None:
             found = previous if previous is not None else residual_quantiles(resid, levels)
@@ -55,8 +61,8 @@ def add_quantiles(cv: pd.DataFrame, model: str, levels: Mapping[str, float], *, 
                   pool: int = 0, min_scores: int = 20) -> pd.DataFrame:
     """A column ``<model>_<name>`` per level: the level's quantile forecast for every row of the
     backtest frame ``cv`` (``series_id, cutoff, ds, step, y, <model>``), each window's from the
-    errors of that series known at its cutoff. Windows with fewer than ``min_scores`` known errors
-    get NaN (no honest quantile yet)."""
+    errors of that series known at its cutoff. A step with fewer than ``min_scores`` known errors
+    within ``pool`` steps of it gets NaN (no honest quantile yet)."""
     names, qs = list(levels), np.array(list(levels.values()), dtype=float)
     out = cv.copy()
     values = np.full((len(cv), len(qs)), np.nan)
@@ -69,7 +75,7 @@ def add_quantiles(cv: pd.DataFrame, model: str, levels: Mapping[str, float], *, 
             earlier = np.asarray(known_at <= cutoff) & np.isfinite(resid)
             if earlier.sum() < min_scores:
                 continue
-            grid = pooled_quantiles(resid[earlier], steps[earlier], horizon, qs, pool)
+            grid = pooled_quantiles(resid[earlier], steps[earlier], horizon, qs, pool, min_count=min_scores)
             if grid is None:
                 continue
             where = cv.index.get_indexer(window)

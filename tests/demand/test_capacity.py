@@ -132,7 +132,7 @@ def test_p95_runs_out_before_p50_and_the_order_date_is_the_breach_minus_the_lead
 def test_an_order_date_already_past_says_order_now_and_by_how_much_it_is_late() -> None:
     row = exhausting(lead_time_days=10, today=pd.Timestamp("2025-12-31"))
     assert row["order_by"] == pd.Timestamp("2025-12-23")
-    assert row["recommendation"].endswith("now — the lead time is already 8 days too late.")
+    assert row["recommendation"].endswith("now: 8 days later than the 10-day lead time allows.")
 
 
 def test_hourly_plans_give_hours_in_utc() -> None:
