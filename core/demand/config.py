@@ -140,6 +140,9 @@ DEFAULT_MODELS = (BASELINE, "ets", "theta", "arima", "mstl", "stats_mean", "prop
 MODEL_LABELS = {"seasonal_naive": "Seasonal naive", "ets": "ETS", "theta": "Theta", "arima": "ARIMA",
                 "mstl": "MSTL", "stats_mean": "Mean of ETS/Theta/ARIMA", "prophet": "Prophet",
                 "lightgbm": "LightGBM (global)", "xgboost": "XGBoost (global)", "lstm": "LSTM (global)"}
+# A launch steps up the level of what is used (CPU, users); storage accumulates, so a launch changes its
+# slope, not its level, and a level-step feature would rescale its whole curve (Japan storage: MASE 0.96 -> 2.73).
+CUMULATIVE_METRICS = ("storage",)
 DEFAULT_HORIZON = {"daily": 28, "hourly": 24}  # steps; other steps: a day of them, at least 7
 # Windows are counted, with a floor in days so that short (hourly) windows still span two weeks: a week
 # with a holiday in it would otherwise be the whole test.
@@ -156,3 +159,8 @@ N_JOBS = 2  # local processes for per-series fits (one BLAS thread each)
 # Metrics that add up across regions (a total is their sum); a percentage of each region's own capacity does not.
 NON_ADDITIVE_UNITS = ("%",)
 TOTAL_REGION = "All regions"
+
+# ---- plan choices offered on the page ------------------------------------------------------------
+PLAN_QUANTILES = (0.5, 0.8, 0.9, 0.95, 0.975, 0.99)  # service levels on the slider
+# Planning horizons in days: hourly data spans about 90 days, and a plan looks at most a third of it ahead.
+PLAN_HORIZONS_DAYS = {"daily": (30, 90, 180), "sub-daily": (7, 14, 30)}

@@ -91,8 +91,9 @@ def demand_calendar_panel(data: DemandData, panel: pd.DataFrame) -> CalendarPane
         zone = regions["timezone"].get(region) if region in regions.index else None
         countries.append(None if country is None or pd.isna(country) else str(country))
         zones.append(None if zone is None or pd.isna(zone) else str(zone))
-        own = launches[launches["region"] == region]
-        steps.append(tuple((pd.Timestamp(d), float(s)) for d, s in zip(own["date"], own["step"], strict=True)))
+        own = launches[launches["region"] == region] if metric not in config.CUMULATIVE_METRICS else launches[:0]
+        steps.append(tuple((pd.Timestamp(d), float(s)) for d, s in zip(own["date"], own["step"], strict=True)
+                           if pd.notna(s)))
         groups.append(str(metric))
     return calendar_panel(panel, countries=dict(zip(ids, countries, strict=True)),
                           timezones=dict(zip(ids, zones, strict=True)), launches=dict(zip(ids, steps, strict=True)),

@@ -39,8 +39,8 @@ STORES = {"demand-backtests": (4, 512.0), "demand-choices": (12, 256.0), "demand
 # Widget values that belong to one data set: dropped when other data are loaded.
 _DATA_KEYS = ("demand_countries", "demand_capacity", "demand_test_start", "demand_override_series",
               "demand_forecast_series", "demand_plan_series", "demand_last_plan")
-QUANTILES = (0.5, 0.8, 0.9, 0.95, 0.975, 0.99)
-DAILY_HORIZONS, HOURLY_HORIZONS = (30, 90, 180), (7, 14, 30)  # plan horizons in days (hourly data spans 90)
+QUANTILES = config.PLAN_QUANTILES
+DAILY_HORIZONS, HOURLY_HORIZONS = config.PLAN_HORIZONS_DAYS["daily"], config.PLAN_HORIZONS_DAYS["sub-daily"]
 RISK_ORDER = {"high": 0, "medium": 1, "unknown": 2, "over-provisioned": 3, "ok": 4}
 RISK_BADGES = {"high": ("red", "High risk"), "medium": ("orange", "Medium risk"), "ok": ("green", "OK"),
                "over-provisioned": ("blue", "Over-provisioned"), "unknown": ("gray", "Capacity unknown")}
