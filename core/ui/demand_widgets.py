@@ -27,6 +27,7 @@ from core.demand.service import BacktestSettings, DemandBacktest, DemandPlan, Pl
 from core.errors import HeadroomError
 from core.ui.downloads import download_table
 from core.ui.format import PERCENT, column_formats, for_display
+from core.ui.progress import progress_bar
 from core.ui.resources import app_settings
 from core.ui.result_store import ResultStore, result_store
 from core.ui.upload import csv_upload
@@ -59,17 +60,6 @@ def _shown(call: Callable[[], T], prefix: str = "") -> T | None:
     except HeadroomError as exc:
         st.error(f"{prefix}{exc.message}")
         return None
-
-
-def _progress_bar(label: str) -> tuple[Any, Callable[[float, str], None]]:
-    """A status box with a progress bar, and the ``progress(fraction, text)`` callback the service reports to."""
-    status = st.status(label, expanded=True)
-    bar = status.progress(0.0, text="starting")
-
-    def progress(frac: float, text: str) -> None:
-        bar.progress(min(max(float(frac), 0.0), 1.0), text=text)
-
-    return status, progress
 
 
 def metric_label(metric: str) -> str:
@@ -385,7 +375,7 @@ def backtest(data: DemandData, options: BacktestSettings) -> Run | None:
         st.info("Pick the models and click **Run backtest**: models train only when you ask (about 1–2 minutes "
                 "on the bundled data). A backtest of the same data and settings is stored and reused.")
         return None
-    status, progress = _progress_bar("Backtesting every model on every series…")
+    status, progress = progress_bar("Backtesting every model on every series…")
     started = time.perf_counter()
     try:
         result = service.backtest(data, options, settings=app_settings(), progress=progress)
@@ -638,7 +628,7 @@ def make_plan(data: DemandData, run: Run, chosen: DemandBacktest, settings: Plan
                     "forecast ahead, and past plans are replayed to check how often they were exceeded. "
                     "Afterwards, changing the service level, headroom, lead time or capacity updates it at once.")
             return None
-        status, progress = _progress_bar("Calibrating the plan and forecasting ahead…")
+        status, progress = progress_bar("Calibrating the plan and forecasting ahead…")
         try:
             forecast = service.plan_forecast(data, chosen, horizon, progress=progress)
         except HeadroomError as exc:

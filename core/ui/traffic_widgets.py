@@ -39,6 +39,7 @@ from core.traffic.service import (
     utc_offset,
 )
 from core.ui.format import column_formats
+from core.ui.progress import progress_bar
 from core.ui.resources import app_settings
 from core.ui.result_store import ResultStore, result_store
 from core.ui.upload import csv_upload
@@ -94,17 +95,6 @@ def _rerun_asked(kept: _Kept[Any], what: str, key: str, label: str) -> bool:
         st.caption(f":material/cached: {what} from the shared cache, computed at {at:%H:%M}{day} (server time) "
                    "for these data and settings, maybe by another visitor. Re-run it to compute it afresh.")
     return asked
-
-
-def _progress_bar(label: str) -> tuple[Any, Callable[[float, str], None]]:
-    """A status box with a progress bar, and the ``progress(fraction, text)`` callback core reports to."""
-    status = st.status(label, expanded=True)
-    bar = status.progress(0.0, text="starting")
-
-    def progress(frac: float, text: str) -> None:
-        bar.progress(min(max(float(frac), 0.0), 1.0), text=text)
-
-    return status, progress
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -286,7 +276,7 @@ def backtest(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings, 
     elif not st.button("Run backtest", type="primary", key=key, icon=":material/play_arrow:"):
         st.info("Pick the settings and click **Run backtest**: models train only when you ask.")
         return None
-    status, progress = _progress_bar("Training and backtesting…")
+    status, progress = progress_bar("Training and backtesting…")
     started = time.perf_counter()
     try:
         result = service.backtest(series, chosen, extra_steps=need, progress=progress)
@@ -371,7 +361,7 @@ def forward(series: TrafficSeries, fingerprint: str, chosen: BacktestSettings | 
             return found.value.first(steps)
     elif not st.button(label, key=key, icon=":material/query_stats:"):
         return None
-    status, progress = _progress_bar("Training on all the data and forecasting forward…")
+    status, progress = progress_bar("Training on all the data and forecasting forward…")
     try:
         result = service.forward(series, models, steps, progress=progress)
     except HeadroomError as exc:
