@@ -109,8 +109,9 @@ def plan_windows(data: DemandData, horizon: int, test_start: pd.Timestamp | None
 
 def forecast_part(data: DemandData, models: tuple[str, ...], cutoffs: pd.DatetimeIndex, horizon: int, *,
                   extra: int = 0, n_jobs: int = config.N_JOBS, progress: Progress | None = None,
-                  label: str = "") -> pd.DataFrame:
-    """Every model's forecasts from ``cutoffs``, each model fitted once on the data up to the first:
+                  label: str = "", refit_every: int = 0) -> pd.DataFrame:
+    """Every model's forecasts from ``cutoffs``, each model fitted once on the data up to the first
+    (``refit_every`` k: again every k cutoffs, on the data up to that cutoff):
     ``series_id, cutoff, ds, step, y`` and a column per model (``stats_mean`` added)."""
     report = progress or (lambda _f, _m: None)
     grid = common_grid(data, extra)
@@ -124,14 +125,14 @@ def forecast_part(data: DemandData, models: tuple[str, ...], cutoffs: pd.Datetim
     def on_done(done: int, total: int) -> None:
         report(share * done / max(total, 1), f"{label}: {done}/{total} series × model fits")
 
-    frame = cross_validation_panel(panel, locals_, horizon=horizon, cutoffs=cutoffs, refit_every=0,
+    frame = cross_validation_panel(panel, locals_, horizon=horizon, cutoffs=cutoffs, refit_every=refit_every,
                                    n_jobs=n_jobs, on_done=on_done)
     if globals_:
         from core.forecast.global_backtest import global_cross_validation
     for i, (name, factory) in enumerate(globals_.items()):
         report(share + (1 - share) * i / len(globals_), f"{label}: fitting the global {name} model")
         cv = global_cross_validation(demand_calendar_panel(data, panel), {name: factory}, cutoffs=cutoffs,
-                                     horizon=horizon)
+                                     horizon=horizon, refit_every=refit_every)
         frame = frame.merge(cv[[*KEYS, name]], on=KEYS, how="left")
     report(1.0, f"{label}: done")
     return add_means(frame)
