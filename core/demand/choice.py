@@ -6,7 +6,10 @@ Three strategies, each chosen on the selection windows only:
 - ``ensemble``: the mean of each series' best ``ENSEMBLE_SIZE`` models there.
 A model is only used where it beat seasonal naive on the selection windows; a series where nothing
 did keeps seasonal naive. Per-series choice by backtest error overfits on few windows, which is why
-all three are scored on the later windows and the default is whichever scored best there.
+all three are scored on the later windows. The default strategy is the one that scored best out of
+sample *without* looking at those windows (``pick_strategy``): the strategies choose on the earlier
+half of the selection windows and are scored on the later half, so the evaluation windows score a
+default that was picked before them.
 """
 
 from __future__ import annotations
@@ -106,6 +109,20 @@ def strategy_table(frame: pd.DataFrame, choices: Mapping[str, Choice], scales: M
     order = {s: i for i, s in enumerate(config.STRATEGIES)}
     return out.sort_values(["evaluation_mase", "strategy"], key=lambda c: c.map(order) if c.name == "strategy" else c,
                            kind="stable").reset_index(drop=True)
+
+
+def pick_strategy(frame: pd.DataFrame, candidates: Sequence[str], scales: Mapping[str, float]) -> tuple[str, pd.Series]:
+    """The default strategy and each strategy's inner out-of-sample MASE: choices made on the earlier
+    half of the selection windows, scored on the later half (the evaluation windows are not read).
+    With fewer than two selection windows: the ensemble, the least overfitting strategy."""
+    cutoffs = np.sort(frame.loc[frame["part"] == "selection", "cutoff"].unique())
+    if len(cutoffs) < 2:
+        return "ensemble", pd.Series(np.nan, index=list(config.STRATEGIES))
+    later = cutoffs[len(cutoffs) // 2]
+    selection = frame["part"] == "selection"
+    inner = frame[selection].assign(part=np.where(frame.loc[selection, "cutoff"] < later, "selection", "evaluation"))
+    table = strategy_table(inner, choose(inner, candidates, scales), scales)
+    return str(table["strategy"].iloc[0]), table.set_index("strategy")["evaluation_mase"]
 
 
 def leaderboard(frame: pd.DataFrame, models: Sequence[str], scales: Mapping[str, float],

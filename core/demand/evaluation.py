@@ -15,7 +15,16 @@ import pandas as pd
 
 from core.demand import config
 from core.demand.backtest import KEYS, Progress, Windows, default_horizon, plan_windows, run_parts, series_scales
-from core.demand.choice import CHOSEN, Choice, choose, forecast_of, leaderboard, mean_mase, strategy_table
+from core.demand.choice import (
+    CHOSEN,
+    Choice,
+    choose,
+    forecast_of,
+    leaderboard,
+    mean_mase,
+    pick_strategy,
+    strategy_table,
+)
 from core.demand.data import DemandData
 from core.demand.models import check_models
 from core.errors import InputError
@@ -183,8 +192,9 @@ def evaluate(data: DemandData, settings: BacktestSettings | None = None, *,
     scales = series_scales(data, windows.selection[0])
     candidates = [m for m in models if m != config.BASELINE]
     choices = choose(frame, candidates, scales)
+    default, inner = pick_strategy(frame, candidates, scales)
     strategies = strategy_table(frame, choices, scales)
-    default = str(strategies["strategy"].iloc[0])
+    strategies.insert(3, "inner_mase", strategies["strategy"].map(inner))
     meta = data.panel.drop_duplicates("series_id")[["series_id", "region", "metric"]].reset_index(drop=True)
     result = DemandBacktest(frame=frame, models=models, windows=windows, scales=scales, choices=choices,
                             strategies=strategies, strategy=default, default_strategy=default,

@@ -131,7 +131,8 @@ def make_plan(data: DemandData, backtest: DemandBacktest, forecast: PlanForecast
     framed = replayed[f"{CHOSEN}_lo"].notna() & replayed["y"].notna()
     inside = (replayed[f"{CHOSEN}_lo"] <= replayed["y"]) & (replayed["y"] <= replayed[f"{CHOSEN}_hi"])
     coverage = float(inside[framed].mean()) if framed.any() else np.nan
-    grids = step_quantiles(forecast.calibration, CHOSEN, levels, horizon=forecast.horizon, pool=forecast.pool)
+    grids = step_quantiles(forecast.calibration, CHOSEN, levels, horizon=forecast.horizon, pool=forecast.pool,
+                           min_scores=config.MIN_INTERVAL_SCORES)
     parts = []
     for sid, rows in forecast.ahead.groupby("series_id", sort=False):
         point = rows[CHOSEN].to_numpy(dtype=float)

@@ -9,7 +9,7 @@ import pytest
 
 from core.demand import config
 from core.demand.backtest import plan_windows
-from core.demand.choice import choose, forecast_of, strategy_table
+from core.demand.choice import choose, forecast_of, pick_strategy, strategy_table
 from core.errors import InputError
 
 
@@ -72,3 +72,33 @@ def test_windows_choose_before_the_test_start_and_score_from_it(daily) -> None:
     assert windows.evaluation[-1] + 28 * daily.step <= daily.panel["ds"].max()
     with pytest.raises(InputError, match="less than one 28-step window"):
         plan_windows(daily, 28, pd.Timestamp("2025-12-20"))
+
+
+def _windows_frame(parts: list[tuple[str, str, dict[str, float]]], series: str) -> pd.DataFrame:
+    """One window per (part, cutoff, errors) entry, each model off by a fixed amount."""
+    rows = []
+    for part, cutoff, errors in parts:
+        for step in range(1, 8):
+            row = {"series_id": series, "cutoff": pd.Timestamp(cutoff),
+                   "ds": pd.Timestamp(cutoff) + pd.Timedelta(days=step), "step": step, "y": 100.0, "part": part}
+            row.update({m: 100.0 + e for m, e in errors.items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_default_strategy_is_picked_without_reading_the_evaluation_windows() -> None:
+    # Series A: theta wins the first selection window, ets the second; B: ets throughout. Chosen on the first
+    # window, per-series (theta for A) loses the second window to one global model (ets).
+    a = _windows_frame([("selection", "2024-01-01", {"seasonal_naive": 10, "ets": 3, "theta": 2}),
+                        ("selection", "2024-01-15", {"seasonal_naive": 10, "ets": 1, "theta": 6}),
+                        ("evaluation", "2024-02-01", {"seasonal_naive": 10, "ets": 1, "theta": 1})], "A/cpu")
+    b = _windows_frame([("selection", "2024-01-01", {"seasonal_naive": 10, "ets": 1, "theta": 4}),
+                        ("selection", "2024-01-15", {"seasonal_naive": 10, "ets": 1, "theta": 4}),
+                        ("evaluation", "2024-02-01", {"seasonal_naive": 10, "ets": 1, "theta": 1})], "B/cpu")
+    frame = pd.concat([a, b], ignore_index=True)
+    scales = {"A/cpu": 1.0, "B/cpu": 1.0}
+    default, inner = pick_strategy(frame, ["ets", "theta"], scales)
+    assert default == "global" and inner["global"] < inner["per_series"]
+    rewritten = frame.copy()
+    rewritten.loc[rewritten["part"] == "evaluation", "ets"] = 500.0  # the evaluation windows now favour theta
+    assert pick_strategy(rewritten, ["ets", "theta"], scales)[0] == default

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy import stats
 
-from core.forecast.horizon_quantiles import add_quantiles, apply_quantiles, pooled_quantiles, step_quantiles
+from core.forecast.horizon_quantiles import (
+    add_quantiles,
+    apply_quantiles,
+    pooled_quantiles,
+    recalibrated_levels,
+    step_quantiles,
+    tail_quantiles,
+)
 
 
 def _cv(n_windows: int = 10, horizon: int = 6, spread: float = 0.1, seed: int = 3) -> pd.DataFrame:
@@ -54,3 +63,51 @@ def test_applied_quantiles_are_ordered_and_non_negative() -> None:
     grid = step_quantiles(_cv(n_windows=30), "m", {"p50": 0.5, "p95": 0.95}, horizon=6, pool=1)["s"]
     q = apply_quantiles(np.full(6, 100.0), grid)
     assert (q[:, 1] >= q[:, 0]).all() and (q >= 0).all()
+
+
+def _biased_windows(n_windows: int = 30, horizon: int = 10, n_series: int = 6, seed: int = 5) -> pd.DataFrame:
+    """Errors that are not exchangeable: each window has its own bias shared by all its days (as real
+    windows do), so the spread of past days understates the spread of a new window."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = pd.Timestamp("2024-01-01")
+    for s in range(n_series):
+        for w in range(n_windows):
+            cutoff = start + pd.Timedelta(days=w * horizon)
+            bias = rng.normal(0, 0.2)
+            for k in range(1, horizon + 1):
+                rows.append({"series_id": f"s{s}", "cutoff": cutoff, "ds": cutoff + pd.Timedelta(days=k), "step": k,
+                             "y": 100.0 * np.exp(bias + rng.normal(0, 0.05)), "m": 100.0})
+    return pd.DataFrame(rows)
+
+
+def _coverage(frame: pd.DataFrame) -> float:
+    framed = frame["m_lo"].notna()
+    inside = (frame["m_lo"] <= frame["y"]) & (frame["y"] <= frame["m_hi"])
+    return float(inside[framed].mean())
+
+
+def test_recalibrated_levels_restore_coverage_when_window_errors_share_a_bias() -> None:
+    cv = _biased_windows()
+    levels = {"lo": 0.025, "hi": 0.975}
+    plain = add_quantiles(cv, "m", levels, pool=2, min_scores=20, recalibrate=False)
+    recalibrated = add_quantiles(cv, "m", levels, pool=2, min_scores=20)
+    assert abs(_coverage(recalibrated) - 0.95) < abs(_coverage(plain) - 0.95)
+    assert _coverage(recalibrated) > 0.9
+
+
+def test_recalibration_keeps_nominal_levels_for_calibrated_ranks() -> None:
+    ranks = (np.arange(1000) + 0.5) / 1000
+    assert np.allclose(recalibrated_levels(ranks, np.array([0.05, 0.5, 0.95])), [0.05, 0.5, 0.95], atol=0.002)
+    assert np.array_equal(recalibrated_levels(ranks[:10], np.array([0.95])), [0.95])  # too few: nominal
+
+
+def test_a_tail_beyond_a_small_sample_is_extrapolated_not_capped() -> None:
+    resid = np.random.default_rng(0).normal(0, 1, 15)
+    lo, hi = tail_quantiles(resid, np.array([0.025, 0.975]))
+    normal_bound = resid.mean() + stats.t.ppf(0.975, 14) * resid.std(ddof=1) * np.sqrt(1 + 1 / 15)
+    assert hi == pytest.approx(max(normal_bound, resid.max())) and hi > resid.max()
+    assert lo <= resid.min()  # never inside the sample's extreme
+    # enough errors for the conformal rank: the sample's own order statistic
+    many = np.random.default_rng(1).normal(0, 1, 399)
+    assert tail_quantiles(many, np.array([0.975]))[0] == np.sort(many)[389]
