@@ -105,11 +105,15 @@ MIN_RECALIBRATION_RANKS = 50
 
 def recalibrated_levels(ranks: np.ndarray, levels: np.ndarray, min_ranks: int = MIN_RECALIBRATION_RANKS) -> np.ndarray:
     """The levels at which past honest quantiles were reached as often as ``levels`` ask: the empirical
-    quantiles of the ranks (PIT values in (0, 1)). Nominal levels while fewer than ``min_ranks`` are known."""
+    quantiles of the ranks (PIT values in (0, 1)), never less extreme than asked (the median stays).
+    Nominal levels while fewer than ``min_ranks`` are known."""
     known = ranks[np.isfinite(ranks)]
     if known.size < min_ranks:
         return levels
-    return np.quantile(known, levels)
+    found = np.quantile(known, levels)
+    # Only ever widen: the conformal levels are already right for exchangeable errors, and a few dozen
+    # ranks that happen to fall centrally must not narrow an interval below them.
+    return np.where(levels > 0.5, np.maximum(found, levels), np.where(levels < 0.5, np.minimum(found, levels), levels))
 
 
 @dataclass(frozen=True)

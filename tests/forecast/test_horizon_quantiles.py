@@ -100,6 +100,11 @@ def test_recalibration_keeps_nominal_levels_for_calibrated_ranks() -> None:
     ranks = (np.arange(1000) + 0.5) / 1000
     assert np.allclose(recalibrated_levels(ranks, np.array([0.05, 0.5, 0.95])), [0.05, 0.5, 0.95], atol=0.002)
     assert np.array_equal(recalibrated_levels(ranks[:10], np.array([0.95])), [0.95])  # too few: nominal
+    central = 0.4 + 0.2 * ranks  # past quantiles were never reached: the levels are not narrowed
+    assert np.array_equal(recalibrated_levels(central, np.array([0.025, 0.5, 0.975])), [0.025, 0.5, 0.975])
+    wide = np.concatenate([ranks, np.full(200, 0.999), np.full(200, 0.001)])  # tails hit too often: widened
+    lo, hi = recalibrated_levels(wide, np.array([0.025, 0.975]))
+    assert lo < 0.025 and hi > 0.975
 
 
 def test_a_tail_beyond_a_small_sample_is_extrapolated_not_capped() -> None:
