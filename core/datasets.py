@@ -69,6 +69,23 @@ BUNDLED = (
         "Cloud Demand & Capacity (format tests only)",
         "cloud-demand reference system sample format",
     ),
+    # AutoML samples (core/automl/samples.py lists their targets and what each tests).
+    BundledDataset("automl/titanic.csv", "Titanic passengers (target Survived)", "", "AutoML (sample)",
+                   "Kaggle/Stanford Titanic passenger list, as in datasciencedojo/datasets"),
+    BundledDataset("automl/penguins.csv", "Palmer penguins (target species)", "", "AutoML (sample)",
+                   "mwaskom/seaborn-data"),
+    BundledDataset("automl/diamonds.csv", "Diamonds (target price)", "", "AutoML (sample)",
+                   "ggplot2 diamonds, via mwaskom/seaborn-data"),
+    BundledDataset("automl/taxis.csv", "NYC taxi trips, March 2019 (target total, tip or payment)", "pickup",
+                   "AutoML (sample)", "mwaskom/seaborn-data"),
+    BundledDataset("automl/mpg.csv", "Auto MPG (target mpg)", "", "AutoML (sample)",
+                   "UCI Auto MPG, via mwaskom/seaborn-data"),
+    BundledDataset("automl/breast_cancer.csv", "Breast cancer, Wisconsin diagnostic (target: malignant/benign)", "",
+                   "AutoML (sample)", "scikit-learn, written by scripts/export_sklearn_sets.py"),
+    BundledDataset("automl/diabetes.csv", "Diabetes progression (target)", "", "AutoML (sample)",
+                   "scikit-learn (raw features), written by scripts/export_sklearn_sets.py"),
+    BundledDataset("automl/wine.csv", "Wine cultivars (target: class)", "", "AutoML (sample)",
+                   "scikit-learn, written by scripts/export_sklearn_sets.py"),
 )
 
 

@@ -51,6 +51,7 @@ class TrainedModel:
     versions: dict[str, str]  # library versions
     exportable: bool = False  # set by export after the ONNX parity check
     parity: dict[str, Any] = field(default_factory=dict)  # what the parity check measured
+    notes: list[str] = field(default_factory=list)  # what training did that a user should know (rows dropped, ...)
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

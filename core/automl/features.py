@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
+from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
@@ -61,14 +61,18 @@ def category_levels(schema: Schema) -> list[list[str]]:
     return [[*spec.categories, config.OTHER, config.MISSING] for spec in schema.of_kind("categorical")]
 
 
-def _datetime_parts(values: pd.Series) -> dict[str, np.ndarray]:
+def _datetime_parts(values: pd.Series, origin: str | float | None) -> dict[str, np.ndarray]:
     stamps = pd.to_datetime(values, errors="coerce", utc=True)
     # Calendar parts in the data's own wall-clock time: drop the zone after reading it as UTC.
     local = pd.to_datetime(values, errors="coerce")
     if isinstance(local.dtype, pd.DatetimeTZDtype) or local.isna().all():
         local = stamps.dt.tz_localize(None)
     parts = {part: getattr(local.dt, part).astype(float).to_numpy() for part in config.DATETIME_PARTS}
-    parts["days"] = ((stamps - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(days=1)).astype(float).to_numpy()
+    # Days since the training data's first time, not since 1970: ONNX reads float32, which resolves a day
+    # count near 20,000 only to ~3 minutes and moves a linear model's output past the parity tolerance.
+    start = pd.Timestamp(origin) if isinstance(origin, str) else pd.Timestamp("1970-01-01", tz="UTC")
+    start = start.tz_localize("UTC") if start.tzinfo is None else start
+    parts["days"] = ((stamps - start) / pd.Timedelta(days=1)).astype(float).to_numpy()
     return parts
 
 
@@ -87,19 +91,32 @@ def model_frame(raw: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     for spec in schema.columns:
         values = raw[spec.name]
         if spec.kind == "numeric":
-            out[spec.name] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+            numbers = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+            out[spec.name] = np.where(np.isfinite(numbers), numbers, np.nan)  # ±inf would crash the imputer
         elif spec.kind == "categorical":
             text = category_text(values)
             known = text.isin(spec.categories) | (text == config.MISSING)
             out[spec.name] = text.where(known, config.OTHER).to_numpy(dtype=object)
         elif spec.kind == "datetime":
-            for column, part in zip(datetime_columns(spec.name), _datetime_parts(values).values(), strict=True):
+            for column, part in zip(datetime_columns(spec.name), _datetime_parts(values, spec.low).values(), strict=True):
                 out[column] = part
         else:
             for column, bucket in zip(text_columns(spec.name), _hashed_tokens(values).T, strict=True):
                 out[column] = bucket
     frame = pd.DataFrame(out, index=raw.index)
     return frame[numeric_columns(schema) + categorical_columns(schema)]
+
+
+def missing_indicator_columns(schema: Schema) -> list[str]:
+    """Model-frame columns that get a missing-value indicator in tree models: numeric columns that had
+    missing values in training, and one part per such datetime column (all its parts are missing together)."""
+    out: list[str] = []
+    for spec in schema.columns:
+        if spec.missing_share > 0 and spec.kind == "numeric":
+            out.append(spec.name)
+        elif spec.missing_share > 0 and spec.kind == "datetime":
+            out.append(datetime_columns(spec.name)[-1])
+    return out
 
 
 def make_preprocessor(schema: Schema, family: Family) -> ColumnTransformer:
@@ -110,9 +127,14 @@ def make_preprocessor(schema: Schema, family: Family) -> ColumnTransformer:
         if family == "linear":
             steps = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
         else:
-            # A missing-value indicator keeps the information trees would have read from NaN.
-            steps = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True))])
+            steps = Pipeline([("impute", SimpleImputer(strategy="median"))])
         parts.append(("numeric", steps, numeric))
+        flagged = missing_indicator_columns(schema)
+        if family == "tree" and flagged:
+            # A missing-value indicator keeps the information trees would have read from NaN. It is a step of
+            # its own (not SimpleImputer(add_indicator=True), whose ONNX converter drops the indicator) over
+            # the columns the schema saw missing, so every fold and the ONNX graph have the same columns.
+            parts.append(("missing", MissingIndicator(features="all", error_on_new=False), flagged))
     if categorical:
         levels = category_levels(schema)
         encoder: object
