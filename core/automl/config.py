@@ -154,6 +154,10 @@ CV_REDUCED_ROWS = 20_000
 CV_REDUCED_FOLDS = 3
 CV_HOLDOUT_ROWS = 100_000
 HOLDOUT_SHARE = 0.2
+# Small data: the folds are repeated with other shuffles (CV_REPEATS times, up to CV_REPEAT_ROWS training rows),
+# so that picking the best of hundreds of trials does not mostly pick one split's luck.
+CV_REPEATS = 3
+CV_REPEAT_ROWS = 2_000
 # Metrics the search minimises: log loss for classification, RMSE for regression.
 CLASSIFICATION_METRIC = "log_loss"
 REGRESSION_METRIC = "rmse"
@@ -173,3 +177,6 @@ LEAKAGE_IDENTITY_TERMS = 3
 LEAKAGE_IDENTITY_OFFSETS = 5
 LEAKAGE_IDENTITY_SHARE = 0.9
 LEAKAGE_IDENTITY_COLUMNS = 10
+# The default LightGBM is kept unless a candidate's cross-validated loss is lower by more than this many
+# standard errors of the paired per-fold differences (a one-standard-error rule against lucky winners).
+DEFAULT_MARGIN_SE = 1.0

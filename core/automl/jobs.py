@@ -388,6 +388,7 @@ def storable_frame(frame: pd.DataFrame, name: str = "the upload") -> pd.DataFram
     if frame.shape[1] == 0 or len(frame) == 0:
         raise InputError("the file has no data rows or no columns", file=name)
     out = frame.copy()
+    out.attrs = {}  # the CSV reader's notes (a CsvInfo) are not Parquet metadata
     out.columns = [str(c) for c in out.columns]
     duplicated = sorted(set(out.columns[out.columns.duplicated()]))
     if duplicated:

@@ -364,3 +364,14 @@ def test_jobs_and_their_status_survive_an_app_restart(db_url: str, tmp_path: Pat
     assert after.fail_stale(stale_seconds=0.0) == [running]
     assert (after.get(running).status, after.get(running).error) == (FAILED, INTERRUPTED)
     assert after.fail_stale(stale_seconds=0.0) == []
+
+
+def test_a_frame_read_by_the_csv_reader_is_stored(sqlite_url: str, tmp_path: Path) -> None:
+    # The reader keeps its notes in frame.attrs; they must not reach the Parquet file.
+    from core.io import read_csv
+
+    frame = read_csv(b"a,b\n1,x\n2,y\n3,z\n", name="upload.csv")
+    assert frame.attrs
+    registry = JobRegistry(create_db_engine(sqlite_url), tmp_path / "models")
+    record = registry.store_dataset(frame, "upload.csv")
+    assert registry.load_dataset(record.dataset_id)["b"].tolist() == ["x", "y", "z"]
