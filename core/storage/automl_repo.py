@@ -12,8 +12,7 @@ or a Connection (the caller does). Timestamps are UTC; SQLite returns them witho
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Connection,
     DateTime,
-    Engine,
     Float,
     ForeignKey,
     Index,
@@ -39,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.storage.binds import Bind, reading, writing
 from core.storage.schema import metadata
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -88,26 +86,7 @@ jobs = Table(
     Index("ix_automl_jobs_status_created", "status", "created_at"),
 )
 
-Bind = Engine | Connection
 _TIMES = ("created_at", "heartbeat_at", "started_at", "finished_at")
-
-
-@contextmanager
-def _reading(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            yield conn
-    else:
-        yield bind
-
-
-@contextmanager
-def _writing(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            yield conn
-    else:
-        yield bind
 
 
 def _row(mapping: Mapping[Any, Any]) -> dict[str, Any]:
@@ -127,14 +106,14 @@ def _count(result: Any) -> int:
 
 def insert_dataset(bind: Bind, row: Mapping[str, Any]) -> bool:
     """Add a dataset row unless its id exists; True when this call added it."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(datasets)
         result = conn.execute(insert.values(**row).on_conflict_do_nothing(index_elements=["dataset_id"]))
         return _count(result) == 1
 
 
 def get_dataset(bind: Bind, dataset_id: str) -> dict[str, Any] | None:
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         found = conn.execute(select(datasets).where(datasets.c.dataset_id == dataset_id)).mappings().first()
     return _row(found) if found is not None else None
 
@@ -142,19 +121,19 @@ def get_dataset(bind: Bind, dataset_id: str) -> dict[str, Any] | None:
 def list_datasets(bind: Bind) -> list[dict[str, Any]]:
     """Every dataset, newest first."""
     query = select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.dataset_id)
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         return [_row(found) for found in conn.execute(query).mappings()]
 
 
 # --- jobs: rows --------------------------------------------------------------------------------------
 
 def insert_job(bind: Bind, row: Mapping[str, Any]) -> None:
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         conn.execute(jobs.insert().values(**row))
 
 
 def get_job(bind: Bind, job_id: str) -> dict[str, Any] | None:
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         found = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
     return _row(found) if found is not None else None
 
@@ -166,19 +145,19 @@ def list_jobs(bind: Bind, *, status: str | None = None, deployed: bool | None = 
         query = query.where(jobs.c.status == status)
     if deployed is not None:
         query = query.where(jobs.c.deployed.is_(deployed))
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         return [_row(found) for found in conn.execute(query).mappings()]
 
 
 def update_job(bind: Bind, job_id: str, values: Mapping[str, Any]) -> int:
     """Set columns of one job whatever its status (tags, notes); rows changed."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         return _count(conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values)))
 
 
 def delete_job(bind: Bind, job_id: str) -> int:
     """Remove a job's row unless it is running (checked in the same statement); rows removed."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         return _count(conn.execute(delete(jobs).where(jobs.c.job_id == job_id, jobs.c.status != RUNNING)))
 
 
@@ -188,7 +167,7 @@ def claim_job(bind: Bind, job_id: str, worker: str, now: datetime) -> bool:
     """queued -> running for ``worker``. True for exactly one of any number of concurrent claimers:
     the loser's UPDATE finds status no longer 'queued' (PostgreSQL re-checks the WHERE after the
     winner commits; SQLite has one writer at a time)."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         result = conn.execute(
             update(jobs).where(jobs.c.job_id == job_id, jobs.c.status == QUEUED)
             .values(status=RUNNING, worker=worker, heartbeat_at=now, started_at=now))
@@ -199,7 +178,7 @@ def queued_job_ids(bind: Bind, limit: int = 10) -> list[str]:
     """The oldest queued jobs, oldest first."""
     query = (select(jobs.c.job_id).where(jobs.c.status == QUEUED)
              .order_by(jobs.c.created_at, jobs.c.job_id).limit(limit))
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         found: list[Any] = list(conn.execute(query).scalars())
     return [str(job_id) for job_id in found]
 
@@ -216,7 +195,7 @@ def claim_next(bind: Bind, worker: str, now: datetime) -> str | None:
 def update_running(bind: Bind, job_id: str, values: Mapping[str, Any]) -> bool:
     """Set columns of a job only while it is running (progress, heartbeat); False once it is not
     (cancelled, marked stale, deleted), which tells the process running it to stop."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         result = conn.execute(update(jobs).where(jobs.c.job_id == job_id, jobs.c.status == RUNNING).values(**values))
         return _count(result) == 1
 
@@ -231,7 +210,7 @@ def finish_job(bind: Bind, job_id: str, status: str, values: Mapping[str, Any]) 
 
 def cancel_job(bind: Bind, job_id: str, now: datetime, message: str) -> bool:
     """queued | running -> cancelled; False when it had already finished (or does not exist)."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         result = conn.execute(
             update(jobs).where(jobs.c.job_id == job_id, jobs.c.status.in_((QUEUED, RUNNING)))
             .values(status=CANCELLED, error=message, finished_at=now))
@@ -242,12 +221,12 @@ def fail_stale(bind: Bind, cutoff: datetime, now: datetime, message: str) -> lis
     """Mark failed every running job whose heartbeat is older than ``cutoff`` (its process is gone);
     the ids marked. A heartbeat landing meanwhile wins: the UPDATE re-checks the cutoff."""
     stale = or_(jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < cutoff)
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         found: list[Any] = list(conn.execute(select(jobs.c.job_id).where(jobs.c.status == RUNNING, stale)).scalars())
     candidates = [str(job_id) for job_id in found]
     marked = []
     for job_id in candidates:
-        with _writing(bind) as conn:
+        with writing(bind) as conn:
             result = conn.execute(update(jobs).where(jobs.c.job_id == job_id, jobs.c.status == RUNNING, stale)
                                   .values(status=FAILED, error=message, finished_at=now))
             if _count(result) == 1:
@@ -261,5 +240,5 @@ def set_deployed(bind: Bind, job_id: str, deployed: bool) -> bool:
     query = update(jobs).where(jobs.c.job_id == job_id)
     if deployed:
         query = query.where(jobs.c.status == DONE, jobs.c.exportable.is_(True))
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         return _count(conn.execute(query.values(deployed=deployed))) == 1

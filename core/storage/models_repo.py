@@ -7,34 +7,14 @@ stores timestamps without their zone, PostgreSQL keeps it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
+from core.storage.binds import Bind, reading, writing
 from core.storage.schema import models
-
-Bind = Engine | Connection
-
-
-@contextmanager
-def _reading(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            yield conn
-    else:
-        yield bind
-
-
-@contextmanager
-def _writing(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            yield conn
-    else:
-        yield bind
 
 
 def _row(mapping: Mapping[Any, Any]) -> dict[str, Any]:
@@ -47,12 +27,12 @@ def _row(mapping: Mapping[Any, Any]) -> dict[str, Any]:
 
 def insert_model(bind: Bind, row: Mapping[str, Any]) -> None:
     """Add one model row (every column of ``models``)."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         conn.execute(insert(models).values(**row))
 
 
 def get_model(bind: Bind, model_id: str) -> dict[str, Any] | None:
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         found = conn.execute(select(models).where(models.c.model_id == model_id)).mappings().first()
     return _row(found) if found is not None else None
 
@@ -64,21 +44,21 @@ def list_models(bind: Bind, domain: str | None = None, name: str | None = None) 
         query = query.where(models.c.domain == domain)
     if name:
         query = query.where(models.c.name == name)
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         return [_row(found) for found in conn.execute(query).mappings()]
 
 
 def list_domains(bind: Bind) -> list[str]:
     """The domains that have at least one model, sorted."""
     query = select(models.c.domain).distinct().order_by(models.c.domain)
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         found: list[Any] = list(conn.execute(query).scalars())
     return [str(domain) for domain in found]
 
 
 def set_status(bind: Bind, model_id: str, status: str) -> int:
     """Set one model's status; the number of rows changed (0 when the id is unknown)."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         return int(conn.execute(update(models).where(models.c.model_id == model_id).values(status=status)).rowcount)
 
 
@@ -86,7 +66,7 @@ def deploy_only(bind: Bind, model_id: str) -> int:
     """Mark ``model_id`` deployed and every other deployed model of its (domain, name) trained, in one
     transaction. The (domain, name) rows are locked first (``FOR UPDATE`` on PostgreSQL; SQLite has one
     writer anyway), so two concurrent deploys end with exactly one deployed. Returns 0 for an unknown id."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         found = conn.execute(
             select(models.c.domain, models.c.name).where(models.c.model_id == model_id)).first()
         if found is None:
@@ -102,5 +82,5 @@ def deploy_only(bind: Bind, model_id: str) -> int:
 
 def delete_model(bind: Bind, model_id: str) -> int:
     """Remove one model's row; the number of rows removed."""
-    with _writing(bind) as conn:
+    with writing(bind) as conn:
         return int(conn.execute(delete(models).where(models.c.model_id == model_id)).rowcount)

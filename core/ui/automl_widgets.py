@@ -30,6 +30,7 @@ from core.automl.worker import Worker, start_worker
 from core.errors import HeadroomError
 from core.ui import automl_figures as figures
 from core.ui.downloads import download_table
+from core.ui.errors import show_errors
 from core.ui.format import PERCENT, column_formats, for_display
 from core.ui.resources import app_settings
 from core.ui.upload import csv_upload
@@ -66,14 +67,6 @@ _DATA_SCOPE, _CONTEXT_SCOPE = "automl_data_scope", "automl_context_scope"
 _ROLE_BASE, _ROLE_VERSION = "automl_role_base", "automl_role_version"
 _JOB_KEY, _GOTO, _FLASH, _ACTIVE = "automl_job", "automl_goto_job", "automl_flash", "automl_active_jobs"
 
-
-def _shown(call: Callable[[], T], prefix: str = "") -> T | None:
-    """``call()``, or None after showing its ``HeadroomError`` to the user."""
-    try:
-        return call()
-    except HeadroomError as exc:
-        st.error(f"{prefix}{exc.message}")
-        return None
 
 
 def _plural(count: int, word: str) -> str:
@@ -241,7 +234,7 @@ def data_source() -> Dataset | None:
                                 format_func=lambda f: f"{titles[f].title} ({f})"))
         sample = titles[file]
         st.caption(f"{sample.note}. Exercises: {sample.tests}.")
-        frame = _shown(lambda: _sample(file, str(settings.data_dir), settings.max_upload_rows))
+        frame = show_errors(lambda: _sample(file, str(settings.data_dir), settings.max_upload_rows))
         dataset = None if frame is None else Dataset(frame, file, f"sample:{file}", sample.target)
     else:
         uploaded = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="automl_upload",
@@ -252,7 +245,7 @@ def data_source() -> Dataset | None:
                     "included; or pick a sample data set.")
             return None
         content = uploaded.getvalue()
-        frame = _shown(lambda: _upload(content, uploaded.name, settings.max_upload_rows))
+        frame = show_errors(lambda: _upload(content, uploaded.name, settings.max_upload_rows))
         digest = hashlib.sha256(content).hexdigest()[:20]
         dataset = None if frame is None else Dataset(frame, uploaded.name, f"upload:{digest}", str(frame.columns[-1]))
     if dataset is None:
@@ -281,7 +274,7 @@ def _profile(key: str, target: str, _frame: pd.DataFrame) -> service.Profile:
 
 
 def profile(data: Dataset, target: str) -> service.Profile | None:
-    return _shown(lambda: _profile(data.key, target, data.frame))
+    return show_errors(lambda: _profile(data.key, target, data.frame))
 
 
 # ---------------------------------------------------------------------------------------------- EDA
@@ -291,7 +284,7 @@ def _eda(key: str, target: str, _frame: pd.DataFrame, _roles: Mapping[str, str])
 
 
 def eda_report(data: Dataset, found: service.Profile) -> service.EdaReport | None:
-    return _shown(lambda: _eda(data.key, found.target, data.frame, found.role_of))
+    return show_errors(lambda: _eda(data.key, found.target, data.frame, found.role_of))
 
 
 def eda_overview(report: service.EdaReport) -> None:
@@ -390,7 +383,7 @@ def _drop_columns(found: service.Profile, columns: Sequence[str]) -> None:
 def leakage(data: Dataset, found: service.Profile) -> None:
     """Columns that predict the target almost perfectly on their own, each with its reason, and one click to
     leave them out."""
-    scan = _shown(lambda: _leakage(data.key, found.target, found.task, data.frame, found.role_of))
+    scan = show_errors(lambda: _leakage(data.key, found.target, found.task, data.frame, found.role_of))
     if scan is None:
         return
     st.caption("Each model column alone is cross-validated against the target, and checked for being a near-copy "
@@ -638,7 +631,7 @@ def trained_model(registry: JobRegistry, record: service.JobRecord) -> service.T
     """A done job's model (cached per job and finish time), or None after saying why not."""
     if record.status != DONE:
         return None
-    return _shown(lambda: _model(str(registry.model_dir), record.job_id, str(record.finished_at), registry))
+    return show_errors(lambda: _model(str(registry.model_dir), record.job_id, str(record.finished_at), registry))
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -886,7 +879,7 @@ def _messages(messages: Sequence[str]) -> None:
 
 def single_prediction(model: service.TrainedModel, values: Mapping[str, Any]) -> pd.Series | None:
     """Show one row's prediction (and warnings); the class probabilities (``proba_<class>``) for a chart."""
-    answer = _shown(lambda: service.predict_one(model, values))
+    answer = show_errors(lambda: service.predict_one(model, values))
     if answer is None:
         return None
     predictions, messages = answer
@@ -930,7 +923,7 @@ def batch_predictions(model: service.TrainedModel, job_id: str) -> BatchResult |
     uploaded = st.session_state.get("automl_batch")
     if raw is None or uploaded is None:
         return None
-    result = _shown(lambda: _batch(job_id, str(uploaded.file_id), model, raw))
+    result = show_errors(lambda: _batch(job_id, str(uploaded.file_id), model, raw))
     if result is None:
         return None
     _messages(result.messages)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from core.demand.data import DemandData
 from core.demand.service import BacktestSettings, DemandBacktest, DemandPlan, PlanSettings
 from core.errors import HeadroomError
 from core.ui.downloads import download_table
+from core.ui.errors import show_errors
 from core.ui.format import PERCENT, column_formats, for_display
 from core.ui.progress import progress_bar
 from core.ui.resources import app_settings
@@ -52,14 +53,6 @@ def _store(name: str) -> ResultStore[Any]:
     max_items, max_mb = STORES[name]
     return result_store(name, max_items, max_mb)
 
-
-def _shown(call: Callable[[], T], prefix: str = "") -> T | None:
-    """``call()``, or None after showing its ``HeadroomError`` to the user."""
-    try:
-        return call()
-    except HeadroomError as exc:
-        st.error(f"{prefix}{exc.message}")
-        return None
 
 
 def metric_label(metric: str) -> str:
@@ -151,7 +144,7 @@ def data_source() -> DemandData | None:
     """The bundled three years (default), an uploaded CSV, or generated data; read and validated."""
     choice = st.radio("Data", SOURCES, horizontal=True, key="demand_source")
     if choice == SOURCES[0]:
-        data = _shown(lambda: _bundled(str(app_settings().data_dir)))
+        data = show_errors(lambda: _bundled(str(app_settings().data_dir)))
     elif choice == SOURCES[1]:
         frame = csv_upload("CSV of demand per region", key="demand_upload", help=config.HELP["upload"])
         uploaded = st.session_state.get("demand_upload")
@@ -164,13 +157,13 @@ def data_source() -> DemandData | None:
                                      help=config.HELP["metric"]).strip()
             start = right.text_input("Trace start (for times in seconds from a start)", key="demand_upload_start",
                                      placeholder=str(config.TRACE_START), help=config.HELP["trace_start"]).strip()
-        data = _shown(lambda: _uploaded(uploaded.getvalue(), uploaded.name, metric or None, start or None))
+        data = show_errors(lambda: _uploaded(uploaded.getvalue(), uploaded.name, metric or None, start or None))
     else:
         left, right = st.columns(2)
         freq = str(left.radio("Step", list(config.GENERATOR_FREQS), horizontal=True, key="demand_generate_freq"))
         seed = right.number_input("Seed", 0, 2**31 - 1, config.DEFAULT_SEED, key="demand_generate_seed",
                                   help=config.HELP["seed"])
-        data = _shown(lambda: _generated(freq, int(seed)))
+        data = show_errors(lambda: _generated(freq, int(seed)))
     if data is not None:
         _forget_old_data(data_key(data))
     return data
@@ -206,7 +199,7 @@ def countries(data: DemandData) -> DemandData:
             overrides[str(region)] = new or "none"
     if not overrides:
         return data
-    changed = _shown(lambda: service.with_countries(data, overrides), "Countries not applied: ")
+    changed = show_errors(lambda: service.with_countries(data, overrides), "Countries not applied: ")
     return data if changed is None else changed
 
 
@@ -277,7 +270,7 @@ def _correlations(key: str, metric: str, _data: DemandData) -> pd.DataFrame:
 
 
 def correlations(data: DemandData, metric: str) -> pd.DataFrame | None:
-    return _shown(lambda: _correlations(data_key(data), metric, data))
+    return show_errors(lambda: _correlations(data_key(data), metric, data))
 
 
 def metric_select(data: DemandData, label: str, key: str) -> str:
@@ -435,7 +428,7 @@ def model_choice(run: Run) -> DemandBacktest:
     store: ResultStore[DemandBacktest] = _store("demand-choices")
     found = store.find(key)
     if found is None:
-        found = _shown(lambda: result.with_choice(str(strategy), dict(overrides)))
+        found = show_errors(lambda: result.with_choice(str(strategy), dict(overrides)))
         if found is None:
             return result
         store.put(key, found)
@@ -505,7 +498,7 @@ def totals_table(result: DemandBacktest) -> None:
 
 
 def accuracy_runs() -> pd.DataFrame | None:
-    history_frame = _shown(lambda: service.accuracy_history(app_settings()))
+    history_frame = show_errors(lambda: service.accuracy_history(app_settings()))
     if history_frame is None or history_frame.empty:
         return None
     return history_frame
@@ -553,7 +546,7 @@ def plan_settings(data: DemandData) -> tuple[PlanSettings, int] | None:
                                help=config.CAPACITY_HELP["newsvendor"])
         idle = b.number_input("Cost of a unit idle", 0.0, None, 1.0, key="demand_cost_idle",
                               help=config.CAPACITY_HELP["newsvendor"])
-        quantile = _shown(lambda: service.quantile_for(shortage_cost=float(short), idle_cost=float(idle)))
+        quantile = show_errors(lambda: service.quantile_for(shortage_cost=float(short), idle_cost=float(idle)))
         if quantile is None:
             return None
         middle.caption(f"The plan covers P{round(quantile * 100, 1):g}: short / (short + idle) = "
@@ -570,7 +563,7 @@ def plan_settings(data: DemandData) -> tuple[PlanSettings, int] | None:
                                       key="demand_risk_medium")
         low = cols[2].number_input("Over-provisioned at or below (%)", 0.0, 300.0, config.RISK_LOW * 100,
                                    key="demand_risk_low")
-    settings = _shown(lambda: PlanSettings(quantile=float(quantile), headroom=float(headroom) / 100,
+    settings = show_errors(lambda: PlanSettings(quantile=float(quantile), headroom=float(headroom) / 100,
                                            lead_time_days=int(lead), high=float(high) / 100,
                                            medium=float(medium) / 100, low=float(low) / 100))
     return None if settings is None else (settings, horizon)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Generic, TypeVar
 
@@ -38,6 +38,7 @@ from core.traffic.service import (
     servers_text,
     utc_offset,
 )
+from core.ui.errors import show_errors
 from core.ui.format import column_formats
 from core.ui.progress import progress_bar
 from core.ui.resources import app_settings
@@ -59,14 +60,6 @@ def _store(name: str) -> ResultStore[Any]:
     max_items, max_mb = config.RESULT_STORES[name]
     return result_store(name, max_items, max_mb)
 
-
-def _shown(call: Callable[[], T]) -> T | None:
-    """``call()``, or None after showing its ``HeadroomError`` to the user."""
-    try:
-        return call()
-    except HeadroomError as exc:
-        st.error(exc.message)
-        return None
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def data_source() -> RawTraffic | None:
     """The bundled NASA file (default) or an uploaded CSV, read and validated."""
     choice = st.radio("Data", config.SOURCES, horizontal=True, key="traffic_source")
     if choice == config.SOURCES[0]:
-        raw = _shown(lambda: _bundled(str(app_settings().data_dir)))
+        raw = show_errors(lambda: _bundled(str(app_settings().data_dir)))
         if raw is None:
             return None
     else:
@@ -163,7 +156,7 @@ def _loaded(fingerprint: str, _frame: pd.DataFrame, time_col: str | None, value_
 
 def load_traffic(raw: RawTraffic, columns: TrafficColumns) -> LoadedTraffic | None:
     """Validated counts on the file's own grid; an input problem is shown and None returned."""
-    return _shown(lambda: _loaded(raw.fingerprint, raw.frame, columns.time, columns.count, raw.name))
+    return show_errors(lambda: _loaded(raw.fingerprint, raw.frame, columns.time, columns.count, raw.name))
 
 
 def granularity(loaded: LoadedTraffic) -> str:
@@ -201,7 +194,7 @@ def _series(fingerprint: str, freq: str, _loaded: LoadedTraffic) -> TrafficSerie
 
 
 def traffic_series(loaded: LoadedTraffic, freq: str) -> TrafficSeries | None:
-    return _shown(lambda: _series(loaded.fingerprint, freq, loaded))
+    return show_errors(lambda: _series(loaded.fingerprint, freq, loaded))
 
 
 def overview(series: TrafficSeries, fingerprint: str) -> TrafficOverview | None:
@@ -210,7 +203,7 @@ def overview(series: TrafficSeries, fingerprint: str) -> TrafficOverview | None:
     key = (fingerprint, series.freq, config.BURST_RULE)
     found = store.find(key)
     if found is None:
-        found = _shown(lambda: service.overview(series, config.BURST_RULE))
+        found = show_errors(lambda: service.overview(series, config.BURST_RULE))
         if found is not None:
             store.put(key, found)
     return found
@@ -259,7 +252,7 @@ def backtest_settings(series: TrafficSeries) -> BacktestSettings | None:
         st.info("Pick at least one model.")
         return None
     chosen_day = day if isinstance(day, dt.date) else default_day
-    return _shown(lambda: service.backtest_settings(series, test_start=chosen_day, horizon=int(horizon),
+    return show_errors(lambda: service.backtest_settings(series, test_start=chosen_day, horizon=int(horizon),
                                                     models=models, refit_every=str(refit)))
 
 
@@ -476,7 +469,7 @@ def _q(quantile: float) -> str:
 
 def study(result: BacktestResult, params: ScalingParams) -> ScalingStudy | None:
     """Every policy replayed; the quantile selector defaults to the cheapest quantile that meets the SLO."""
-    first = _shown(lambda: _study(result, params, None))
+    first = show_errors(lambda: _study(result, params, None))
     if first is None:
         return None
     options = [config.AUTO_QUANTILE, *(f"{100 * q:g}" for q in config.QUANTILE_OPTIONS)]
@@ -496,7 +489,7 @@ def study(result: BacktestResult, params: ScalingParams) -> ScalingStudy | None:
                f"intervals overloaded); price-only (newsvendor) quantile: {_q(first.newsvendor)}.")
     if choice == config.AUTO_QUANTILE or abs(float(choice) / 100 - first.quantile) < 1e-12:
         return first
-    return _shown(lambda: _study(result, params, float(choice) / 100, like=first))
+    return show_errors(lambda: _study(result, params, float(choice) / 100, like=first))
 
 
 def policy_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -526,7 +519,7 @@ def policy_verdicts(plan: ScalingStudy) -> None:
 
 def recommendation(ahead: ForwardForecast, current_servers: int, params: ScalingParams,
                    quantile: float) -> Recommendation | None:
-    return _shown(lambda: service.recommend_next_hour(ahead, current_servers, params, quantile))
+    return show_errors(lambda: service.recommend_next_hour(ahead, current_servers, params, quantile))
 
 
 def recommendation_metrics(rec: Recommendation, current_servers: int) -> None:

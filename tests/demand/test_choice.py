@@ -15,14 +15,8 @@ from core.errors import InputError
 
 def _frame(select_errors: dict[str, float], eval_errors: dict[str, float], series: str = "A/cpu") -> pd.DataFrame:
     """A backtest frame where each model is off by a fixed amount in each part."""
-    rows = []
-    for part, errors, cutoff in (("selection", select_errors, "2024-01-01"), ("evaluation", eval_errors, "2024-02-01")):
-        for step in range(1, 8):
-            row = {"series_id": series, "cutoff": pd.Timestamp(cutoff),
-                   "ds": pd.Timestamp(cutoff) + pd.Timedelta(days=step), "step": step, "y": 100.0, "part": part}
-            row.update({m: 100.0 + e for m, e in errors.items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return _windows_frame([("selection", "2024-01-01", select_errors), ("evaluation", "2024-02-01", eval_errors)],
+                          series)
 
 
 def test_the_choice_reads_only_the_selection_windows() -> None:
