@@ -53,7 +53,13 @@ class Budget:
     @property
     def hard_deadline(self) -> float:
         """``train`` returns by then; the export's share of the budget comes after it."""
-        return self.started + self.seconds * (1.0 - config.EXPORT_RESERVE_SHARE)
+        return self.started + self.seconds - self.export_reserve
+
+    @property
+    def export_reserve(self) -> float:
+        """Seconds kept for the export after ``train``: its share, and at least what converting and
+        checking a model takes (a 10 s budget's 8 % would not be enough)."""
+        return max(self.seconds * config.EXPORT_RESERVE_SHARE, config.EXPORT_MIN_SECONDS)
 
     @property
     def search_deadline(self) -> float:

@@ -57,6 +57,7 @@ KEPT_TEST_ROWS = 2_000
 # Shares of the budget kept back from the search for the final refit and for the export (ONNX + parity).
 REFIT_RESERVE_SHARE = 0.15
 EXPORT_RESERVE_SHARE = 0.08
+EXPORT_MIN_SECONDS = 1.0  # ONNX conversion + parity of an ensemble, with the converters already imported
 
 # --- Detection: problem type (the reference's table) and column roles -------------------------------------
 # A target is classification when it is not numeric, or integer-valued with at most this many classes,

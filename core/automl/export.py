@@ -82,6 +82,15 @@ def _convert_missing_indicator(scope: Any, operator: Any, container: Any) -> Non
                        name=scope.get_unique_operator_name("Cast"))
 
 
+def warm_up() -> None:
+    """Import the converters and ONNX Runtime (seconds, once per process): callers run this in a thread
+    while the search runs, so the export inside the budget pays only for the conversion."""
+    import onnxruntime  # noqa: F401
+    import skl2onnx  # noqa: F401
+
+    _register_converters()
+
+
 @functools.cache
 def _register_converters() -> None:
     """Teach skl2onnx the LightGBM and XGBoost estimators (converters from onnxmltools) and

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -152,13 +153,17 @@ def train_now(frame: pd.DataFrame, spec: TrainSpec, directory: Path, *,
               started: float | None = None) -> TrainedModel:
     """Train, export and save in this process (the CLI), under the same hard budget as a job: the
     search is killed at its deadline and the export runs in the share kept for it."""
-    from core.automl.export import export_model
+    from core.automl import export
     from core.automl.training import train
 
     began = time.monotonic() if started is None else started
+    # The export's imports (seconds) overlap the search, which runs in another process.
+    warming = threading.Thread(target=export.warm_up, name="onnx-warm-up", daemon=True)
+    warming.start()
     model = train(frame, spec, progress=progress, started=began)
+    warming.join()
     exported_at = time.monotonic()
-    export_model(model, directory)
+    export.export_model(model, directory)
     model.ledger["export"] = round(time.monotonic() - exported_at, 3)
     model.save(directory)
     return model

@@ -514,7 +514,7 @@ def _preload(runner: str, exporter: str) -> None:
     if runner == DEFAULT_RUNNER:
         importlib.import_module("core.automl.training")
     if exporter == DEFAULT_EXPORTER:
-        importlib.import_module("core.automl.export")
+        importlib.import_module("core.automl.export").warm_up()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,13 +26,14 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from core.forecast.intervals import Scale, _back, _forward, conformal_rank, signed_residuals
 
 
 @lru_cache(maxsize=4096)
 def _t_factor(q: float, n: int) -> float:
+    from scipy import stats  # ~1 s to import: only when a tail needs it, not for every importer of this module
+
     return float(stats.t.ppf(q, n - 1) * np.sqrt(1.0 + 1.0 / n))
 
 

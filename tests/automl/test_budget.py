@@ -67,7 +67,9 @@ ROLES = {"x1": config.FEATURE, "x2": config.FEATURE, "group": config.FEATURE, "y
 
 def test_deadlines_keep_the_refit_scoring_and_export_shares() -> None:
     budget = Budget(started=100.0, seconds=10.0)
-    assert budget.hard_deadline == pytest.approx(100.0 + 10.0 * (1 - config.EXPORT_RESERVE_SHARE))
+    # a small budget keeps at least the export's minimum, a large one its share
+    assert budget.hard_deadline == pytest.approx(100.0 + 10.0 - config.EXPORT_MIN_SECONDS)
+    assert Budget(started=0.0, seconds=600.0).hard_deadline == pytest.approx(600.0 * (1 - config.EXPORT_RESERVE_SHARE))
     kept = 10.0 * (config.REFIT_RESERVE_SHARE + config.SCORING_RESERVE_SHARE)
     assert budget.search_deadline == pytest.approx(budget.hard_deadline - kept)
     assert budget.total_deadline == pytest.approx(100.0 + 10.0 * (1 + config.BUDGET_TOLERANCE))
