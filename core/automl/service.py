@@ -21,7 +21,7 @@ from core import config as app_config
 from core.automl import config, detection, eda, leakage, predict, samples
 from core.automl.artifact import TrainedModel, TrainSpec
 from core.automl.eda import EdaReport
-from core.automl.jobs import DatasetRecord, JobRecord, JobRegistry, storable_frame
+from core.automl.jobs import DatasetRecord, JobRecord, JobRegistry
 from core.automl.samples import SAMPLES, Sample
 from core.config import Settings
 from core.errors import InputError
@@ -31,7 +31,7 @@ from core.storage.engine import create_db_engine
 
 __all__ = ["SAMPLES", "Sample", "Profile", "TrainSpec", "TrainedModel", "EdaReport", "JobRecord", "DatasetRecord",
            "load_sample", "read_upload", "profile", "eda_report", "eda_html", "leakage_scan", "make_spec", "open_jobs",
-           "submit", "rerun", "train_now", "predict_batch", "predict_one", "form_fields", "run_card", "leaderboard"]
+           "submit", "rerun", "train_now", "predict_batch", "predict_one", "form_fields", "run_card", "load_model"]
 
 eda_html = eda.eda_html
 
@@ -193,10 +193,6 @@ def form_fields(model: TrainedModel) -> list[dict[str, Any]]:
     return predict.single_row_fields(model.schema)
 
 
-def leaderboard(model: TrainedModel) -> pd.DataFrame:
-    return model.leaderboard
-
-
 def run_card(record: JobRecord, model: TrainedModel | None) -> dict[str, Any]:
     """What a job was: data fingerprint, request, library versions, seed, trials and the budget ledger."""
     card: dict[str, Any] = {"job": record.job_id, "name": record.name, "dataset": record.dataset_id,
@@ -210,8 +206,3 @@ def run_card(record: JobRecord, model: TrainedModel | None) -> dict[str, Any]:
                      "metric": model.metric, "ledger_seconds": dict(model.ledger), "versions": dict(model.versions),
                      "exportable": model.exportable, "parity": dict(model.parity)})
     return card
-
-
-def stored_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The frame as the job store keeps it (mixed-type columns as text), for a fingerprint that matches."""
-    return storable_frame(frame, name)
