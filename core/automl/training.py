@@ -69,9 +69,10 @@ class Refitted:
 
 
 def train(frame: pd.DataFrame, spec: TrainSpec, *, progress: Progress | None = None,
-          started: float | None = None) -> TrainedModel:
+          started: float | None = None, test_rows: np.ndarray | None = None) -> TrainedModel:
     """Search, refit and score a model for ``spec`` on ``frame``; returns by the budget's hard deadline,
-    counted from ``started`` (a ``time.monotonic()`` value; default now)."""
+    counted from ``started`` (a ``time.monotonic()`` value; default now). ``test_rows``: positions in
+    ``frame`` to hold out as the test split (an outer cross-validation's fold); default ``split_rows``."""
     began = time.monotonic()
     budget = Budget(began if started is None else started, float(spec.budget_seconds))
     warm_up()  # the search's fork server imports its libraries while the split is prepared
@@ -81,7 +82,7 @@ def train(frame: pd.DataFrame, spec: TrainSpec, *, progress: Progress | None = N
         ledger.record("profiling", began - started)  # the caller's work on this job before training
     report = progress or (lambda _update: None)
     with ledger.phase("split"):
-        data = prepare(frame, spec, notes)
+        data = prepare(frame, spec, notes, test_rows=test_rows)
     report({"phase": "split", "train_rows": len(data.y_train), "test_rows": len(data.y_test),
             "validation": data.folds.label, "elapsed": budget.elapsed()})
     with ledger.phase("search"):
@@ -114,15 +115,27 @@ def train(frame: pd.DataFrame, spec: TrainSpec, *, progress: Progress | None = N
 # --- split -------------------------------------------------------------------------------------------------------
 
 
-def prepare(frame: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> Prepared:
-    """Drop rows without a target, split, build the schema on the training rows, encode the target."""
+def prepare(frame: pd.DataFrame, spec: TrainSpec, notes: list[str], *,
+            test_rows: np.ndarray | None = None) -> Prepared:
+    """Drop rows without a target, split (``test_rows``: positions in ``frame`` held out as the test
+    split instead), build the schema on the training rows, encode the target."""
     if spec.target not in frame.columns:
         raise InputError("the target column is not in the data", column=spec.target)
     if spec.time_col is not None and spec.time_col not in frame.columns:
         raise InputError("the time column is not in the data", column=spec.time_col)
     usable = _rows_with_target(frame, spec, notes)
-    train_rows, test_rows = split_rows(usable, spec)
-    train, test = usable.iloc[train_rows], usable.iloc[test_rows]
+    if test_rows is None:
+        train, test = (usable.iloc[rows] for rows in split_rows(usable, spec))
+    else:
+        held_out = np.zeros(len(frame), dtype=bool)
+        held_out[np.asarray(test_rows, dtype=int)] = True
+        held_out = held_out[_has_target(frame, spec)]
+        train, test = usable.loc[~held_out], usable.loc[held_out]
+        if spec.time_col is not None:
+            train = train.iloc[time_order(train, spec.time_col)]  # the time-ordered folds need it
+        if not len(test) or len(train) < config.MIN_ROWS:
+            raise InputError(f"the test rows leave {len(train)} training and {len(test)} test rows with a "
+                             f"target value", column=spec.target)
     schema = build_schema(train, spec.roles, spec.target, spec.task, seed=spec.seed)
     if not schema.columns:
         raise InputError("no column is left for the model to learn from (every column is the target, "
@@ -142,21 +155,33 @@ def _numeric_target(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
-def _rows_with_target(frame: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.DataFrame:
+def _has_target(frame: pd.DataFrame, spec: TrainSpec) -> np.ndarray:
+    """Per row: whether its target value is usable (a finite number for regression, any label otherwise)."""
     values = frame[spec.target]
     if spec.task == config.REGRESSION:
         numbers = pd.to_numeric(values, errors="coerce")
-        keep = numbers.notna() & np.isfinite(numbers.astype(float))
-    else:
-        keep = category_text(values) != config.MISSING
+        return (numbers.notna() & np.isfinite(numbers.astype(float))).to_numpy()
+    return (category_text(values) != config.MISSING).to_numpy()
+
+
+def _rows_with_target(frame: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.DataFrame:
+    keep = _has_target(frame, spec)
     dropped = int((~keep).sum())
     if dropped:
         notes.append(f"{dropped} rows without a usable target value were left out of training and testing")
-    usable = frame.loc[keep.to_numpy()]
+    usable = frame.loc[keep]
     if len(usable) < config.MIN_ROWS:
         raise InputError(f"only {len(usable)} rows have a target value; at least {config.MIN_ROWS} are needed",
                          column=spec.target)
     return usable
+
+
+def time_order(frame: pd.DataFrame, time_col: str) -> np.ndarray:
+    """Row positions in time order (rows without a readable time first, ties in their order)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": parsed one by one, as the features do
+        stamps = pd.to_datetime(frame[time_col], errors="coerce", utc=True)
+    return np.argsort(stamps.rank(method="first", na_option="top").to_numpy(), kind="stable")
 
 
 def split_rows(frame: pd.DataFrame, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -166,10 +191,7 @@ def split_rows(frame: pd.DataFrame, spec: TrainSpec) -> tuple[np.ndarray, np.nda
     rows = len(frame)
     n_test = max(1, int(round(rows * config.TEST_SHARE)))
     if spec.time_col is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "could not infer format": parsed one by one, as the features do
-            stamps = pd.to_datetime(frame[spec.time_col], errors="coerce", utc=True)
-        order = np.argsort(stamps.rank(method="first", na_option="top").to_numpy(), kind="stable")
+        order = time_order(frame, spec.time_col)
         return order[: rows - n_test], order[rows - n_test:]
     positions = np.arange(rows)
     stratify = None

@@ -230,6 +230,41 @@ def test_finalists_rank_models_the_default_and_an_ensemble_scored_from_oof() -> 
     assert json.loads(board.set_index("model").loc["rf", "params"]) == {"x": 2}
 
 
+def _paired_result(fold_differences: np.ndarray) -> tuple[search.SearchResult, np.ndarray, search.Problem]:
+    """A 5-fold, 3-repeat search where a tuned "lgbm" scores ``fold_differences`` (RMSE) against the default
+    on each fold, exactly."""
+    problem = search.Problem(config.REGRESSION)
+    rng = np.random.default_rng(0)
+    y = np.zeros(60)
+    folds = search.plan_folds(y + rng.normal(size=60), problem, time_ordered=False)
+    assert len(folds.splits) == len(fold_differences) == 15
+    base = rng.normal(size=(folds.repeats, y.size))
+    tuned = base.copy()
+    for (_, valid), repetition, difference in zip(folds.splits, folds.repetitions, fold_differences, strict=True):
+        rmse = float(np.sqrt(np.mean(base[repetition, valid] ** 2)))
+        tuned[repetition, valid] *= 1.0 + difference / rmse
+    trials = [_trial(1, search.DEFAULT_LGBM, 1.0), _trial(2, "lgbm", 0.9)]
+    oof = {search.DEFAULT_LGBM: base, "lgbm": tuned}
+    return search.SearchResult(trials, oof, folds, True, 1.0), y, problem
+
+
+def test_the_default_stands_against_a_win_within_the_noise_of_overlapping_folds() -> None:
+    # Mean gain 0.1 with a fold sd of 0.25: 1.5 naive standard errors over 15 folds, but the folds' training
+    # rows overlap (and three repeats reuse every row), so the corrected standard error is 2.2 times wider.
+    differences = -0.1 + 0.25 * np.resize([1.0, -1.0], 15) * np.sqrt(15 / 14)
+    differences -= differences.mean() + 0.1
+    result, y, problem = _paired_result(differences)
+    ranked = search.finalists(result, y, problem, learners=search.learners_for(config.REGRESSION))
+    assert ranked.candidates[0].name == search.DEFAULT_LGBM
+
+
+def test_a_candidate_better_on_every_fold_replaces_the_default() -> None:
+    differences = np.full(15, -0.1) + 0.02 * np.resize([1.0, -1.0], 15)
+    result, y, problem = _paired_result(differences)
+    ranked = search.finalists(result, y, problem, learners=search.learners_for(config.REGRESSION))
+    assert ranked.candidates[0].name != search.DEFAULT_LGBM
+
+
 def test_the_soft_voting_ensemble_averages_its_fitted_members() -> None:
     frame = frame_with_gaps(classes=3)
     schema = build_schema(frame, ROLES, "y", config.CLASSIFICATION)

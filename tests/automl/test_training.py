@@ -130,6 +130,18 @@ def test_a_random_split_is_stratified_and_seeded() -> None:
     assert np.allclose(train_share, test_share, atol=0.05)
 
 
+def test_given_test_rows_are_held_out_exactly_and_rows_without_a_target_dropped() -> None:
+    frame = animals()  # some prices are missing
+    held_out = np.arange(0, len(frame), 5)  # an outer cross-validation's fold, as positions
+    spec = spec_for("price", config.REGRESSION, budget_seconds=10.0, time_col="seen_at")
+    data = training.prepare(frame, spec, [], test_rows=held_out)
+    with_price = frame["price"].notna().to_numpy()
+    assert set(data.test.index) == set(frame.index[held_out][with_price[held_out]])
+    assert set(data.train.index) == set(frame.index[with_price]) - set(data.test.index)
+    assert data.train["seen_at"].is_monotonic_increasing
+    with pytest.raises(InputError, match="test rows leave"):
+        training.prepare(frame, spec, [], test_rows=np.flatnonzero(~with_price))
+
 def test_the_schema_is_built_on_the_training_rows_only() -> None:
     frame = animals()
     frame.loc[frame["seen_at"] >= frame["seen_at"].quantile(0.9), "weight"] = 1e6  # only in the latest rows
