@@ -31,7 +31,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A database and model store of this module's own, empty caches, and no worker left running after."""
     import streamlit as st
 
-    from core.ui import automl_widgets
+    from core.ui import automl_common, automl_jobs
 
     root = tmp_path_factory.mktemp("automl-page")
     with pytest.MonkeyPatch.context() as patch:
@@ -44,7 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         finally:
             for worker in running_workers():
                 worker.stop(timeout=10, terminate=True)
-            for cached in (automl_widgets._worker, automl_widgets._jobs, automl_widgets._model):
+            for cached in (automl_common._worker, automl_common._jobs, automl_jobs._model):
                 cached.clear()
             st.cache_data.clear()
 
