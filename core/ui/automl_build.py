@@ -22,15 +22,15 @@ from core.automl.eda import MEASURE_HELP
 from core.automl.jobs import QUEUED, RUNNING, JobRegistry
 from core.errors import HeadroomError
 from core.ui.automl_common import (
-    _CONTEXT_SCOPE,
-    _DATA_SCOPE,
-    _GOTO,
-    _ROLE_BASE,
-    _ROLE_VERSION,
-    _enter_scope,
-    _plural,
-    _scope,
+    CONTEXT_SCOPE_KEY,
+    DATA_SCOPE_KEY,
+    GOTO_KEY,
+    ROLE_BASE_KEY,
+    ROLE_VERSION_KEY,
+    enter_scope,
     flash,
+    plural,
+    scope_of,
     scoped,
     table,
 )
@@ -108,7 +108,7 @@ def data_source() -> Dataset | None:
         dataset = None if frame is None else Dataset(frame, uploaded.name, f"upload:{digest}", str(frame.columns[-1]))
     if dataset is None:
         return None
-    _enter_scope(_DATA_SCOPE, _scope(dataset.key))
+    enter_scope(DATA_SCOPE_KEY, scope_of(dataset.key))
     st.caption(_read_note(dataset.frame, dataset.name))
     # The reader's notes (attrs) are said above; pandas deep-copies attrs in every operation and Parquet
     # cannot store them, so the frame the page works with carries none.
@@ -122,7 +122,7 @@ def target_select(data: Dataset) -> str:
     target = str(st.selectbox("Target: the column to predict", columns, index=index,
                               key=scoped("automl_target", data_only=True),
                               help="Preselected: the sample's usual target, or an upload's last column."))
-    _enter_scope(_CONTEXT_SCOPE, _scope(f"{data.key}|{target}"))
+    enter_scope(CONTEXT_SCOPE_KEY, scope_of(f"{data.key}|{target}"))
     return target
 
 
@@ -214,13 +214,13 @@ def _leakage(key: str, target: str, task: str, _frame: pd.DataFrame, _roles: Map
 
 
 def _editor_key() -> str:
-    return scoped(f"automl_roles_{int(st.session_state.get(scoped(_ROLE_VERSION), 0))}")
+    return scoped(f"automl_roles_{int(st.session_state.get(scoped(ROLE_VERSION_KEY), 0))}")
 
 
 def current_roles(found: service.Profile) -> dict[str, str]:
     """The roles as the column table shows them now: detected, then the last reset (a drop), then the
     edits in the table (read from its state, so widgets drawn above the table see them too)."""
-    roles = {**found.role_of, **dict(st.session_state.get(scoped(_ROLE_BASE)) or {})}
+    roles = {**found.role_of, **dict(st.session_state.get(scoped(ROLE_BASE_KEY)) or {})}
     names = [str(c) for c in found.roles["column"] if c != found.target]
     edits = st.session_state.get(_editor_key())
     for row, change in (edits.get("edited_rows", {}) if isinstance(edits, Mapping) else {}).items():
@@ -232,9 +232,9 @@ def current_roles(found: service.Profile) -> dict[str, str]:
 
 def _drop_columns(found: service.Profile, columns: Sequence[str]) -> None:
     """Button callback: the current roles with ``columns`` set to drop become the table's new start."""
-    st.session_state[scoped(_ROLE_BASE)] = {**current_roles(found), **{c: config.DROP for c in columns}}
+    st.session_state[scoped(ROLE_BASE_KEY)] = {**current_roles(found), **{c: config.DROP for c in columns}}
     st.session_state.pop(_editor_key(), None)
-    st.session_state[scoped(_ROLE_VERSION)] = int(st.session_state.get(scoped(_ROLE_VERSION), 0)) + 1
+    st.session_state[scoped(ROLE_VERSION_KEY)] = int(st.session_state.get(scoped(ROLE_VERSION_KEY), 0)) + 1
     flash("success", f"Role set to drop: {', '.join(columns)}.")
 
 
@@ -270,7 +270,7 @@ def roles_editor(found: service.Profile) -> dict[str, str]:
     """Every column's role, editable (the target excluded: it is fixed); the detected role and its reason
     stay beside it read-only."""
     detected = found.role_of
-    base = {**detected, **dict(st.session_state.get(scoped(_ROLE_BASE)) or {})}  # edits are the editor's own state
+    base = {**detected, **dict(st.session_state.get(scoped(ROLE_BASE_KEY)) or {})}  # edits are the editor's own state
     rows = found.roles[found.roles["column"] != found.target]
     frame = pd.DataFrame({"column": rows["column"].astype(str), "role": [base[c] for c in rows["column"]],
                           "detected": rows["role"], "reason": rows["reason"], "kind": rows["kind"],
@@ -293,7 +293,7 @@ def roles_editor(found: service.Profile) -> dict[str, str]:
     roles[found.target] = config.TARGET
     changed = [c for c, r in roles.items() if r != detected.get(c)]
     used = sum(r in config.MODEL_ROLES for c, r in roles.items() if c != found.target)
-    st.caption(f"Target **{found.target}** (fixed). The model reads {_plural(used, 'column')} "
+    st.caption(f"Target **{found.target}** (fixed). The model reads {plural(used, 'column')} "
                f"(roles {', '.join(config.MODEL_ROLES)}); the others are left out. "
                + (f"Changed by you: {', '.join(changed)}." if changed else "All roles as detected."))
     return roles
@@ -325,7 +325,7 @@ def train_settings(data: Dataset, found: service.Profile, roles: Mapping[str, st
     split = "a random split, stratified by class" if task == config.CLASSIFICATION else "a random split"
     time_column = str(st.selectbox("Time column", ["", *times], index=["", *times].index(default),
                                    # A new widget when the date columns change (a role edit): no stale choice.
-                                   key=scoped(f"automl_time_{_scope('|'.join(times))}"),
+                                   key=scoped(f"automl_time_{scope_of('|'.join(times))}"),
                                    format_func=lambda c: c or f"none: {split}",
                                    help="Columns with the role datetime. With one, the test rows are the last "
                                         f"{config.TEST_SHARE:.0%} in time order, so the score is measured on a "
@@ -374,5 +374,5 @@ def train_button(registry: JobRegistry, data: Dataset, target: str, roles: Mappi
         return
     flash("success", f"Job queued with a {choices.budget_seconds:,} s budget. It trains in the background: keep "
                      "using the page, refresh it or come back later.")
-    st.session_state[_GOTO] = job_id
+    st.session_state[GOTO_KEY] = job_id
     st.rerun()

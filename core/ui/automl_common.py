@@ -33,16 +33,16 @@ HIGHLIGHT = "background-color: rgba(245, 133, 24, 0.18)"
 # Session keys. Widgets of one data set (the target) or one data set and target (everything after it) carry
 # that scope in their key (``scoped``), so other data give fresh widgets with their defaults; a reused key
 # would keep showing the old choice. The keys of a scope left behind are dropped.
-_DATA_SCOPE, _CONTEXT_SCOPE = "automl_data_scope", "automl_context_scope"
-_ROLE_BASE, _ROLE_VERSION = "automl_role_base", "automl_role_version"
-_JOB_KEY, _GOTO, _FLASH, _ACTIVE = "automl_job", "automl_goto_job", "automl_flash", "automl_active_jobs"
+DATA_SCOPE_KEY, CONTEXT_SCOPE_KEY = "automl_data_scope", "automl_context_scope"
+ROLE_BASE_KEY, ROLE_VERSION_KEY = "automl_role_base", "automl_role_version"
+JOB_KEY, GOTO_KEY, _FLASH, ACTIVE_KEY = "automl_job", "automl_goto_job", "automl_flash", "automl_active_jobs"
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
-def _number(value: Any, spec: str = ".4g") -> str:
+def short_number(value: Any, spec: str = ".4g") -> str:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -113,10 +113,10 @@ def worker_status() -> Any:
 
 def follow_new_job() -> None:
     """After Train or Rerun, open the Jobs tab on the new job (set before the tabs are drawn)."""
-    job_id = st.session_state.pop(_GOTO, None)
+    job_id = st.session_state.pop(GOTO_KEY, None)
     if job_id:
         st.session_state[TAB_KEY] = JOBS
-        st.session_state[_JOB_KEY] = job_id
+        st.session_state[JOB_KEY] = job_id
 
 
 def tabs() -> Sequence[Any]:
@@ -125,16 +125,16 @@ def tabs() -> Sequence[Any]:
     return st.tabs(list(TABS), key=TAB_KEY, bind="query-params", on_change="rerun")
 
 
-def _scope(text: str) -> str:
+def scope_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def scoped(name: str, *, data_only: bool = False) -> str:
     """The session key of widget ``name`` in the current data set (and target) scope."""
-    return f"{name}__{st.session_state.get(_DATA_SCOPE if data_only else _CONTEXT_SCOPE, '')}"
+    return f"{name}__{st.session_state.get(DATA_SCOPE_KEY if data_only else CONTEXT_SCOPE_KEY, '')}"
 
 
-def _enter_scope(holder: str, scope: str) -> None:
+def enter_scope(holder: str, scope: str) -> None:
     old = st.session_state.get(holder)
     if old == scope:
         return

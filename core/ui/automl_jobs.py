@@ -18,7 +18,7 @@ import streamlit as st
 from core.automl import config, service
 from core.automl.jobs import CANCELLED, DONE, FAILED, MAX_NOTES_CHARS, MAX_TAG_CHARS, QUEUED, RUNNING, JobRegistry
 from core.errors import HeadroomError
-from core.ui.automl_common import _ACTIVE, _GOTO, _JOB_KEY, _number, _plural, flash, table, worker_status
+from core.ui.automl_common import ACTIVE_KEY, GOTO_KEY, JOB_KEY, flash, plural, short_number, table, worker_status
 from core.ui.downloads import download_table
 from core.ui.errors import show_errors
 
@@ -47,13 +47,13 @@ def live_jobs(registry: JobRegistry) -> None:
     """Progress of queued and running jobs and the job table, re-read from the database every
     ``LIVE_SECONDS`` while a job is active (a fragment: the rest of the page keeps what you typed)."""
     active = _active(registry.jobs())
-    st.session_state[_ACTIVE] = active
+    st.session_state[ACTIVE_KEY] = active
     st.fragment(_live_panel, run_every=LIVE_SECONDS if active else None)(registry)
 
 
 def _live_panel(registry: JobRegistry) -> None:
     records = registry.jobs()
-    if _active(records) != st.session_state.get(_ACTIVE):
+    if _active(records) != st.session_state.get(ACTIVE_KEY):
         st.rerun(scope="app")  # a job started or ended: its details, the picker and the Predict tab change too
     queued = sorted((r for r in records if r.status == QUEUED), key=lambda r: r.created_at)
     for record in [r for r in records if r.status == RUNNING] + queued:
@@ -73,16 +73,16 @@ def _progress_card(record: service.JobRecord, ahead: int) -> None:
     with st.container(border=True):
         st.markdown(f"**{record.name}** · {record.status} · {PHASES.get(phase, phase)}")
         if record.status == QUEUED:
-            st.caption("Waiting for the background worker" + (f" ({_plural(ahead, 'job')} ahead)." if ahead else "."))
+            st.caption("Waiting for the background worker" + (f" ({plural(ahead, 'job')} ahead)." if ahead else "."))
             return
         elapsed = float(progress.get("elapsed") or 0.0)
         remaining = float(progress.get("remaining", max(record.budget_seconds - elapsed, 0.0)) or 0.0)
         parts = [f"{elapsed:.0f} s of a {record.budget_seconds:.0f} s budget, {remaining:.0f} s left"]
         if progress.get("trials") is not None:
-            parts.append(f"{_plural(int(progress['trials']), 'trial')} done")
+            parts.append(f"{plural(int(progress['trials']), 'trial')} done")
         if progress.get("best_score") is not None:
             best = METRICS.get(str(progress.get("metric")), str(progress.get("metric") or "score"))
-            parts.append(f"best {best} so far {_number(progress['best_score'])}"
+            parts.append(f"best {best} so far {short_number(progress['best_score'])}"
                          + (f" ({progress['model']})" if progress.get("model") else ""))
         st.progress(min(elapsed / max(record.budget_seconds, 1.0), 1.0), text=" · ".join(parts))
 
@@ -112,10 +112,10 @@ def job_picker(registry: JobRegistry) -> service.JobRecord | None:
     records = {r.job_id: r for r in registry.jobs()}
     if not records:
         return None
-    if st.session_state.get(_JOB_KEY) not in records:
-        st.session_state.pop(_JOB_KEY, None)  # deleted meanwhile
+    if st.session_state.get(JOB_KEY) not in records:
+        st.session_state.pop(JOB_KEY, None)  # deleted meanwhile
     # Labels that never change (no status): the browser keeps showing the label it was given.
-    job_id = st.selectbox("Job", list(records), key=_JOB_KEY, format_func=lambda j: (
+    job_id = st.selectbox("Job", list(records), key=JOB_KEY, format_func=lambda j: (
         f"{records[j].name} · {records[j].target} · created {records[j].created_at:%Y-%m-%d %H:%M:%S} UTC"))
     return records[str(job_id)] if job_id else None
 
@@ -166,17 +166,17 @@ def headline(model: service.TrainedModel) -> None:
     cards = st.columns(4)
     cv = chosen["cv_score"].iloc[0] if len(chosen) else None
     sd = chosen["cv_sd"].iloc[0] if len(chosen) else None
-    cards[0].metric(f"CV {metric}", _number(cv, ".4f"), help=f"Mean over the cross-validation folds of the "
-                    f"training rows (± {_number(sd, '.2g')}); lower is better.")
+    cards[0].metric(f"CV {metric}", short_number(cv, ".4f"), help=f"Mean over the cross-validation folds of the "
+                    f"training rows (± {short_number(sd, '.2g')}); lower is better.")
     for card, name in zip(cards[1:3], HEADLINE_TEST[model.spec.task], strict=True):
         value, default = _test_pair(model.test_scores, name)
         difference = None if value is None or default is None else value - default
-        card.metric(f"Test {METRICS[name]}", _number(value, ".4f"),
+        card.metric(f"Test {METRICS[name]}", short_number(value, ".4f"),
                     delta=None if difference is None else f"{difference:+.4f}",
                     delta_color="off" if not difference else "normal" if name in HIGHER_IS_BETTER else "inverse",
                     delta_arrow="off" if not difference else "auto",
                     help=f"On the held-out test rows. Below: the difference from the {DEFAULT_MODEL} (100 trees, "
-                         f"no tuning), which scored {_number(default, '.4f')} on the same rows.")
+                         f"no tuning), which scored {short_number(default, '.4f')} on the same rows.")
     cards[3].metric("Trials", f"{model.trials:,}", help="Models the search fitted and cross-validated.")
     st.caption(f"Under each test score: the difference from the {DEFAULT_MODEL} on the same test rows.")
 
@@ -230,13 +230,13 @@ def training_notes(model: service.TrainedModel) -> None:
     if parity:
         verdict = "passed" if parity.get("ok") else f"failed: {parity.get('reason') or 'outside the tolerance'}"
         st.caption(f"ONNX parity on {parity.get('rows', '?')} test rows: largest difference "
-                   f"{_number(parity.get('max_abs_diff'), '.2g')} (tolerance {_number(parity.get('tolerance'), '.2g')})"
+                   f"{short_number(parity.get('max_abs_diff'), '.2g')} (tolerance {short_number(parity.get('tolerance'), '.2g')})"
                    f", {verdict}.")
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
     def cell(value: Any) -> str:
-        return _number(value) if isinstance(value, float) else str(value).replace("|", "\\|")
+        return short_number(value) if isinstance(value, float) else str(value).replace("|", "\\|")
 
     head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * frame.shape[1]
@@ -301,7 +301,7 @@ def tags_and_notes(registry: JobRegistry, record: service.JobRecord) -> None:
 
 def _rerun(registry: JobRegistry, job_id: str) -> None:
     new_id = service.rerun(registry, job_id)
-    st.session_state[_GOTO] = new_id
+    st.session_state[GOTO_KEY] = new_id
 
 
 def job_actions(registry: JobRegistry, record: service.JobRecord) -> None:

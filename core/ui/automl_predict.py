@@ -17,7 +17,7 @@ from core.automl import config, service
 from core.automl.artifact import MODEL_FILE, ONNX_FILE
 from core.automl.jobs import JobRegistry
 from core.ui import automl_figures as figures
-from core.ui.automl_common import _number, _plural, table
+from core.ui.automl_common import plural, short_number, table
 from core.ui.downloads import download_table
 from core.ui.errors import show_errors
 from core.ui.format import PERCENT, column_formats
@@ -53,7 +53,7 @@ def _field_input(field: Mapping[str, Any], key: str) -> Any:
     if kind == "numeric":
         low, high = field["min"], field["max"]
         whole = all(isinstance(v, float) and float(v).is_integer() for v in (low, high, default))
-        help_text = (f"Training range {_number(low)} – {_number(high)}, median {_number(default)}. Outside the range "
+        help_text = (f"Training range {short_number(low)} – {short_number(high)}, median {short_number(default)}. Outside the range "
                      "the model extrapolates." if low is not None else "No numbers were seen in training.")
         value = None if default is None else (int(default) if whole else float(default))
         return st.number_input(name, value=value, step=1 if whole else None, key=key, help=help_text,
@@ -97,7 +97,7 @@ def single_prediction(model: service.TrainedModel, values: Mapping[str, Any]) ->
     predictions, messages = answer
     row = predictions.iloc[0]
     value = row["prediction"]
-    shown = value if model.schema.task == config.CLASSIFICATION else _number(value, ",.4f")
+    shown = value if model.schema.task == config.CLASSIFICATION else short_number(value, ",.4f")
     st.metric(f"Predicted {model.schema.target}", str(shown))
     _messages(messages)
     probabilities = row[[c for c in predictions.columns if str(c).startswith(figures.PROBA_PREFIX)]]
@@ -122,10 +122,10 @@ def _batch_summary(predicted: pd.Series, task: str) -> str:
     if task == config.CLASSIFICATION:
         counts = predicted.astype(str).value_counts()
         shown = ", ".join(f"{label} ×{count:,}" for label, count in counts.head(8).items())
-        return f"Predicted {_plural(len(predicted), 'row')}: {shown}" + (" …" if len(counts) > 8 else "")
+        return f"Predicted {plural(len(predicted), 'row')}: {shown}" + (" …" if len(counts) > 8 else "")
     values = pd.to_numeric(predicted, errors="coerce")
-    return (f"Predicted {_plural(len(predicted), 'row')}: mean {_number(values.mean())}, from "
-            f"{_number(values.min())} to {_number(values.max())}")
+    return (f"Predicted {plural(len(predicted), 'row')}: mean {short_number(values.mean())}, from "
+            f"{short_number(values.min())} to {short_number(values.max())}")
 
 
 def batch_predictions(model: service.TrainedModel, job_id: str) -> BatchResult | None:
