@@ -21,16 +21,18 @@ st.caption(
 follow_background_work()
 last_change = mw.last_change()
 
-registry = get_registry()
-domains = service.domains(registry)
-if not domains:
+registry, automl = get_registry(), mw.automl_jobs()
+catalog = service.catalog(registry, automl)
+if catalog.problem:
+    st.warning(catalog.problem)
+if not catalog.domains:
     if last_change:
         st.success(last_change)
     st.info(EMPTY_STATE)
     st.stop()
 
-domain = mw.domain_filter(domains)
-table = service.model_table(registry, domain)
+domain = mw.domain_filter(catalog.domains)
+table = catalog.table(domain)
 mw.models_table(table)
 st.caption(METRICS_NOTE)
 download_table(table, "models.csv", label="Download this table (CSV)", key="models-download")
@@ -39,7 +41,7 @@ st.subheader("Compare two models")
 pair = mw.comparison_picker(table)
 if pair is not None:
     try:
-        mw.comparison_table(service.compare(registry, *pair))
+        mw.comparison_table(service.compare(registry, *pair, automl=automl))
     except HeadroomError as exc:
         st.error(exc.message)
 
@@ -50,7 +52,8 @@ chosen = mw.model_picker(table)
 action = mw.action_buttons(chosen)
 if action is not None:
     try:
-        change = service.apply(registry, action.kind, action.model_id, confirm_deployed=action.confirm_deployed)
+        change = service.apply(registry, action.kind, action.model_id, confirm_deployed=action.confirm_deployed,
+                               automl=automl)
     except HeadroomError as exc:
         st.error(exc.message)
     else:

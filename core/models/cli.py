@@ -7,12 +7,13 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from core.automl.jobs import JobRegistry
 from core.cli import add_json_flag
 from core.config import get_settings
-from core.errors import InputError
+from core.errors import HeadroomError, InputError
 from core.ml.registry import ModelRegistry
 from core.models import service
-from core.models.config import TABLE_COLUMNS
+from core.models.config import AUTOML_UNREADABLE, TABLE_COLUMNS
 from core.storage import create_db_engine
 
 
@@ -21,8 +22,24 @@ def _registry() -> ModelRegistry:
     return ModelRegistry(create_db_engine(settings.database_url), settings.model_dir)
 
 
+def _automl() -> JobRegistry:
+    """The AutoML job registry: its finished jobs are models of domain ``automl``."""
+    settings = get_settings()
+    return JobRegistry(create_db_engine(settings.database_url), settings.model_dir)
+
+
+def _catalog() -> service.Catalog:
+    """Both registries' models; when the AutoML one cannot be opened, the others with a warning."""
+    try:
+        automl = _automl()
+    except HeadroomError as exc:
+        return service.Catalog(service.catalog(_registry()).entries, AUTOML_UNREADABLE.format(reason=exc))
+    return service.catalog(_registry(), automl)
+
+
 def _list(args: argparse.Namespace) -> dict[str, Any]:
-    table = service.model_table(_registry(), args.domain)
+    found = _catalog()
+    table = found.table(args.domain)
     rows = []
     for row in table.to_dict("records"):
         fields = {k: row[k] for k in TABLE_COLUMNS}
@@ -31,7 +48,8 @@ def _list(args: argparse.Namespace) -> dict[str, Any]:
         metrics = {k: v for k, v in row.items() if k not in TABLE_COLUMNS and not _missing(v)}
         # The human listing stays one line per model; --json carries every flattened metric.
         rows.append({**fields, "metrics": metrics} if args.json else fields)
-    return {"domain": args.domain, "count": len(rows), "models": rows}
+    listed = {"domain": args.domain, "count": len(rows), "models": rows}
+    return {**listed, "warning": found.problem} if found.problem else listed
 
 
 def _missing(value: Any) -> bool:
@@ -39,7 +57,7 @@ def _missing(value: Any) -> bool:
 
 
 def _show(args: argparse.Namespace) -> dict[str, Any]:
-    details = service.describe(_registry(), args.model_id)
+    details = service.describe(_registry(), args.model_id, automl=_automl())
     if not args.json:
         # Nested breakdowns (per stage, per history) are long: the terminal gets the numeric headline.
         details["metrics"] = service.flatten_numbers(details["metrics"])
@@ -49,7 +67,7 @@ def _show(args: argparse.Namespace) -> dict[str, Any]:
 
 def _delete(args: argparse.Namespace) -> dict[str, Any]:
     try:
-        change = service.delete(_registry(), args.model_id, confirm_deployed=args.yes)
+        change = service.delete(_registry(), args.model_id, confirm_deployed=args.yes, automl=_automl())
     except service.ConfirmationNeeded as exc:
         raise InputError(f"{exc.what}: pass --yes to delete it anyway") from None
     return asdict(change)
@@ -60,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     verbs = models.add_subparsers(dest="verb", metavar="<verb>", parser_class=type(models))
     models.set_defaults(handler=lambda _args: models.print_help() or {})
 
-    listing = verbs.add_parser("list", help="the models in the registry, newest first")
+    listing = verbs.add_parser("list", help="every domain's models (AutoML: its finished jobs), newest first")
     listing.add_argument("--domain", help="only this domain's models (e.g. energy, jobs)")
     add_json_flag(listing)
     listing.set_defaults(handler=_list)

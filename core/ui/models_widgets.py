@@ -1,18 +1,41 @@
 """Widgets of the Models page: the domain filter, the model table, the comparison pickers and
 table, and the deploy / retire / delete controls. Each returns a typed choice; the page calls
-the service with it."""
+the service with it. ``automl_jobs`` hands the service the AutoML job registry (``core.models``
+may not import ``core.automl``; the UI may)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, NoReturn
 
 import pandas as pd
 import streamlit as st
 
-from core.models.config import ALL_DOMAINS, BYTES_PER_MB, COLUMN_LABELS, DELETE_NOTE, TABLE_COLUMNS
-from core.models.service import ModelChange, readable_size
+from core.automl.jobs import JobRegistry
+from core.models.config import (
+    ALL_DOMAINS,
+    AUTOML_DELETE_DEPLOYED,
+    AUTOML_DELETE_NOTE,
+    AUTOML_DEPLOY_HELP,
+    AUTOML_DOMAIN,
+    AUTOML_RETIRE_HELP,
+    AUTOML_RETIRE_LABEL,
+    BYTES_PER_MB,
+    COLUMN_LABELS,
+    DELETE_DEPLOYED,
+    DELETE_NOTE,
+    DEPLOY_HELP,
+    RETIRE_HELP,
+    TABLE_COLUMNS,
+)
+from core.models.service import AutomlJob, AutomlJobs, ModelChange, readable_size
 from core.ui.domains import page_entry
+from core.ui.resources import app_settings, get_engine
+
+logger = logging.getLogger(__name__)
 
 _LAST_CHANGE = "models-last-change"
 _ROW_PX = 35  # st.dataframe's row height
@@ -23,6 +46,51 @@ class ModelAction:
     kind: Literal["deploy", "retire", "delete"]
     model_id: str
     confirm_deployed: bool = False
+
+
+@st.cache_resource(show_spinner=False)
+def _automl_jobs(url: str, model_dir: str) -> JobRegistry:
+    # The app's engine (one pool per process); no AutoML worker: this page trains nothing.
+    return JobRegistry(get_engine(), Path(model_dir))
+
+
+class _UnopenedJobs:
+    """Stands in for an AutoML job registry that could not be opened: every call raises why, so the
+    service reports it beside the other domains' models (a failed open is retried on the next run)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def _fail(self) -> NoReturn:
+        raise self.error
+
+    def jobs(self, status: str | None = None) -> Sequence[AutomlJob]:
+        self._fail()
+
+    def get(self, job_id: str) -> AutomlJob:
+        self._fail()
+
+    def job_dir(self, job_id: str) -> Path:
+        self._fail()
+
+    def deploy(self, job_id: str) -> None:
+        self._fail()
+
+    def undeploy(self, job_id: str) -> None:
+        self._fail()
+
+    def delete(self, job_id: str) -> None:
+        self._fail()
+
+
+def automl_jobs() -> AutomlJobs:
+    """The AutoML job registry on the app's database and model store, for the Models service."""
+    settings = app_settings()
+    try:
+        return _automl_jobs(settings.database_url, str(settings.model_dir))
+    except Exception as exc:  # noqa: BLE001 - reported by the service; the other domains still list
+        logger.exception("the AutoML job registry could not be opened")
+        return _UnopenedJobs(exc)
 
 
 def domain_label(domain: str) -> str:
@@ -119,23 +187,33 @@ def model_picker(table: pd.DataFrame, *, key: str = "models-chosen") -> pd.Serie
 
 def action_buttons(row: pd.Series, *, key: str = "models-action") -> ModelAction | None:
     """Deploy and Retire; Delete after a note on what it removes, and for a deployed model only once
-    the user ticks the confirmation. Returns the action clicked."""
+    the user ticks the confirmation. Returns the action clicked. Every control is drawn before
+    returning, so a refused action (its error shown below) leaves the others in place."""
     model_id = str(row.name)
     deployed = row["status"] == "deployed"
+    # AutoML keeps its own rules: one deployed model per job (not per domain), and no retired state,
+    # so its Retire is an undeploy and only a deployed model has one.
+    automl = row["domain"] == AUTOML_DOMAIN
     deploy_col, retire_col = st.columns(2)
-    if deploy_col.button("Deploy", key=f"{key}-deploy", icon=":material/rocket_launch:", width="stretch",
-                         disabled=deployed or not bool(row["artifact_present"]),
-                         help="Make it the model its page uses; the one deployed before goes back to trained."):
-        return ModelAction("deploy", model_id)
-    if retire_col.button("Retire", key=f"{key}-retire", icon=":material/archive:", width="stretch",
-                         disabled=row["status"] == "retired",
-                         help="Take it out of use but keep it listed; it can be deployed again."):
-        return ModelAction("retire", model_id)
-    st.caption(f"{DELETE_NOTE} This model's files: {readable_size(int(row['size_mb'] * BYTES_PER_MB))}.")
+    deploy = deploy_col.button("Deploy", key=f"{key}-deploy", icon=":material/rocket_launch:", width="stretch",
+                               disabled=deployed or not bool(row["artifact_present"]),
+                               help=AUTOML_DEPLOY_HELP if automl else DEPLOY_HELP)
+    retire = retire_col.button(AUTOML_RETIRE_LABEL if automl else "Retire", key=f"{key}-retire",
+                               icon=":material/cloud_off:" if automl else ":material/archive:", width="stretch",
+                               disabled=not deployed if automl else row["status"] == "retired",
+                               help=AUTOML_RETIRE_HELP if automl else RETIRE_HELP)
+    note = AUTOML_DELETE_NOTE if automl else DELETE_NOTE
+    st.caption(f"{note} This model's files: {readable_size(int(row['size_mb'] * BYTES_PER_MB))}.")
     confirmed = not deployed or st.checkbox(
-        f"Yes, delete {model_id} although it is deployed: its domain will have no deployed model.",
+        (AUTOML_DELETE_DEPLOYED if automl else DELETE_DEPLOYED).format(model_id=model_id),
         key=f"{key}-confirm-{model_id}")
-    if st.button("Delete model and its files", key=f"{key}-delete", icon=":material/delete:", disabled=not confirmed):
+    delete = st.button("Delete model and its files", key=f"{key}-delete", icon=":material/delete:",
+                       disabled=not confirmed)
+    if deploy:
+        return ModelAction("deploy", model_id)
+    if retire:
+        return ModelAction("retire", model_id)
+    if delete:
         return ModelAction("delete", model_id, confirm_deployed=deployed and confirmed)
     return None
 

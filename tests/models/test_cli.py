@@ -12,6 +12,7 @@ import pytest
 
 from core.ml.registry import ModelRegistry
 from core.storage import create_db_engine
+from tests.models.automl_stores import Stores
 from tests.models.conftest import SeededRegistry, seed
 from tests.support import ROOT
 
@@ -77,3 +78,23 @@ def test_bad_input_exits_2_with_one_error_line(store: SeededRegistry, tmp_path: 
     out = _run(args, tmp_path)
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_list_show_and_delete_cover_automl_models(tmp_path: Path) -> None:
+    stores = Stores(f"sqlite:///{tmp_path / 'cli.db'}", tmp_path / "models")
+    listed = _json(_run(["list", "--domain", "automl", "--json"], tmp_path))
+    assert [m["model_id"] for m in listed["models"]] == [stores.job, stores.refused]  # done jobs only, newest first
+    assert listed["models"][0]["algorithm"] == "logistic" and "accuracy" in listed["models"][0]["metrics"]
+    assert "warning" not in listed
+    shown = _json(_run(["show", stores.job, "--json"], tmp_path))
+    assert shown["domain"] == "automl"
+    assert _json(_run(["delete", stores.job, "--json"], tmp_path))["model_id"] == stores.job
+    assert not stores.jobs.job_dir(stores.job).exists()
+    assert _json(_run(["list", "--json"], tmp_path))["count"] == 4  # three registry models and the refused job
+
+
+def test_list_warns_when_the_automl_registry_cannot_be_read(tmp_path: Path) -> None:
+    stores = Stores(f"sqlite:///{tmp_path / 'cli.db'}", tmp_path / "models")
+    stores.break_automl_table()
+    listed = _json(_run(["list", "--json"], tmp_path))
+    assert listed["count"] == 3 and "AutoML models are not listed" in listed["warning"]
