@@ -148,7 +148,7 @@ def test_backtest_choice_override_capacity_plan_and_download() -> None:
     assert _formats(shown)["peak utilisation"] == "%.1f%%"
 
 
-def test_a_rerun_with_the_same_settings_reuses_the_stored_backtest() -> None:
+def test_a_rerun_with_the_same_settings_reuses_the_stored_backtest_and_a_bad_capacity_edit_loses_nothing() -> None:
     at = _run_backtest(_page())
     from core.ui.result_store import result_store
 
@@ -157,19 +157,17 @@ def test_a_rerun_with_the_same_settings_reuses_the_stored_backtest() -> None:
     assert any("Loaded from the store" in c.value for c in at2.caption)
     assert not at.exception
 
-
-def test_a_bad_capacity_edit_is_an_error_and_loses_nothing() -> None:
-    at = _run_backtest(_page())
-    at.session_state["demand_capacity"] = {"edited_rows": {1: {"capacity": -5.0}}, "added_rows": [],
-                                           "deleted_rows": []}
-    at.run()
-    assert not at.exception, at.exception
-    errors = [e.value for e in at.error]
+    # A bad capacity edit (on this page, its backtest loaded from the store) is an error and loses nothing.
+    at2.session_state["demand_capacity"] = {"edited_rows": {1: {"capacity": -5.0}}, "added_rows": [],
+                                            "deleted_rows": []}
+    at2.run()
+    assert not at2.exception, at2.exception
+    errors = [e.value for e in at2.error]
     assert len(errors) == 1 and "The capacity table was not applied" in errors[0], errors
     assert "negative" in errors[0].lower() or "-5" in errors[0], errors
     # The backtest is still there: its leaderboard and the strategy select are still shown.
-    assert any(s.label == "Forecast with" for s in at.selectbox)
-    assert _metrics(at)["Forecast accuracy"].endswith("%")
+    assert any(s.label == "Forecast with" for s in at2.selectbox)
+    assert _metrics(at2)["Forecast accuracy"].endswith("%")
 
 
 def test_an_upload_in_the_wide_layout_is_read_and_a_bad_one_is_named() -> None:

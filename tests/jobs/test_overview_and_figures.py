@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from core.config import get_settings
 from core.jobs.evaluation import under_prediction_curve
 from core.jobs.overview import status_line
 from core.jobs.service import register_models
-from core.jobs.training import TrainConfig, train_models
 from core.ml.registry import ModelRegistry
 from core.storage import create_db_engine
 from core.ui import jobs_figures as figures
 
 
-@pytest.fixture(scope="module")
-def fast_result(small_runs):  # type: ignore[no-untyped-def]
-    return train_models(small_runs, TrainConfig(algorithms=("lightgbm",), lgbm_estimators=30))
-
-
-def test_status_line_before_and_after_training(small_runs, fast_result, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_status_line_before_and_after_training(small_runs, lightgbm_result, lightgbm_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     engine = create_db_engine(f"sqlite:///{tmp_path / 's.db'}")
     settings = get_settings({"HEADROOM_MODEL_DIR": str(tmp_path / "models")})
     assert "no model trained yet" in status_line(settings, engine)
-    config = TrainConfig(algorithms=("lightgbm",), lgbm_estimators=30)
-    register_models(ModelRegistry(engine, settings.model_dir), fast_result, small_runs, config, source="test")
+    register_models(ModelRegistry(engine, settings.model_dir), lightgbm_result, small_runs, lightgbm_config, source="test")
     line = status_line(settings, engine)
     assert line.startswith("2 trained model(s)") and "R² (log)" in line
 
 
-def test_figures_have_traces(small_runs, fast_result) -> None:  # type: ignore[no-untyped-def]
-    result = fast_result
+def test_figures_have_traces(small_runs, lightgbm_result) -> None:  # type: ignore[no-untyped-def]
+    result = lightgbm_result
     runs = small_runs.runs
     pva = figures.predicted_vs_actual(result.predictions, "memory", "lightgbm")
     stages = set(result.predictions["stage"])

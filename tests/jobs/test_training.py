@@ -22,8 +22,6 @@ from core.jobs.training import JobModel, TrainConfig, backtest, time_cutoff, tra
 from core.ml.registry import ModelRegistry
 from core.storage import create_db_engine
 
-FAST = TrainConfig(algorithms=("lightgbm",), lgbm_estimators=60)
-
 
 @pytest.fixture(scope="module")
 def trained(small_runs):  # type: ignore[no-untyped-def]
@@ -129,16 +127,17 @@ def test_requests_at_higher_quantiles_are_larger(trained) -> None:  # type: igno
     assert calibration_factor(np.array([1.0, 1.0]), np.array([10.0, 10.0])) == 1.0  # floored at 1
 
 
-def test_backtest_retrains_each_month(small_runs) -> None:  # type: ignore[no-untyped-def]
-    result = backtest(small_runs, "2024-03-01", config=FAST)
+def test_backtest_retrains_each_month(small_runs, lightgbm_config) -> None:  # type: ignore[no-untyped-def]
+    # From May 2024: two monthly folds (May, June), each retrained on every earlier run.
+    result = backtest(small_runs, "2024-05-01", config=lightgbm_config)
     months = result.folds["month"].tolist()
-    assert months == sorted(months) and months[0] == "2024-03"
+    assert months == sorted(months) and months[0] == "2024-05" and len(months) == 2
     runs = small_runs.runs
     for fold in result.folds.to_dict("records"):
         start = pd.Period(fold["month"]).start_time
         assert fold["train_rows"] == int((runs["run_date"] < start).sum())
     assert set(result.scores["algorithm"]) == {"history-baseline", "lightgbm"}
-    assert int(result.folds["test_rows"].sum()) == int((runs["run_date"] >= "2024-03-01").sum())
+    assert int(result.folds["test_rows"].sum()) == int((runs["run_date"] >= "2024-05-01").sum())
 
 
 def test_detected_mapping_is_stored_with_the_model(trained, small_raw) -> None:  # type: ignore[no-untyped-def]
@@ -161,14 +160,12 @@ def test_an_ensemble_alone_trains_its_members(small_runs) -> None:  # type: igno
     assert _algorithms(TrainConfig(algorithms=("lightgbm",))) == ["history-baseline", "lightgbm"]
 
 
-def test_models_stored_elsewhere_are_not_offered(small_runs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_models_stored_elsewhere_are_not_offered(small_runs, lightgbm_config, lightgbm_result, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from core.jobs.service import available_records, default_model
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    config = TrainConfig(algorithms=("lightgbm",), lgbm_estimators=20)
-    result = train_models(small_runs, config)
     here = ModelRegistry(engine, tmp_path / "here")
-    records = register_models(here, result, small_runs, config, source="test")
+    records = register_models(here, lightgbm_result, small_runs, lightgbm_config, source="test")
     elsewhere = ModelRegistry(engine, tmp_path / "elsewhere")
     assert available_records(elsewhere) == []
     offered = available_records(here)
