@@ -197,15 +197,19 @@ class ModelRegistry:
 
     def size_on_disk(self, model: str | ModelRecord) -> int:
         """Bytes of the model's artifact directory; 0 when it is missing."""
-        path = self.artifact_dir(model)
-        total = 0
-        for file in path.rglob("*") if path.is_dir() else ():
-            try:
-                if file.is_file() and not file.is_symlink():
-                    total += file.stat().st_size
-            except FileNotFoundError:  # removed meanwhile by another process's delete
-                continue
-        return total
+        return directory_size(self.artifact_dir(model))
+
+
+def directory_size(path: Path) -> int:
+    """Bytes of the files under ``path``; 0 when it is missing."""
+    total = 0
+    for file in path.rglob("*") if path.is_dir() else ():
+        try:
+            if file.is_file() and not file.is_symlink():
+                total += file.stat().st_size
+        except FileNotFoundError:  # removed meanwhile by another process's delete
+            continue
+    return total
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,10 +10,10 @@ from typing import Any
 from core.automl.jobs import JobRegistry
 from core.cli import add_json_flag
 from core.config import get_settings
-from core.errors import HeadroomError, InputError
+from core.errors import InputError
 from core.ml.registry import ModelRegistry
 from core.models import service
-from core.models.config import AUTOML_UNREADABLE, TABLE_COLUMNS
+from core.models.config import TABLE_COLUMNS
 from core.storage import create_db_engine
 
 
@@ -29,12 +29,8 @@ def _automl() -> JobRegistry:
 
 
 def _catalog() -> service.Catalog:
-    """Both registries' models; when the AutoML one cannot be opened, the others with a warning."""
-    try:
-        automl = _automl()
-    except HeadroomError as exc:
-        return service.Catalog(service.catalog(_registry()).entries, AUTOML_UNREADABLE.format(reason=exc))
-    return service.catalog(_registry(), automl)
+    """Both registries' models; when the AutoML one cannot be read, the others and why."""
+    return service.catalog(_registry(), service.open_automl_jobs(_automl))
 
 
 def _list(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,7 +53,7 @@ def _missing(value: Any) -> bool:
 
 
 def _show(args: argparse.Namespace) -> dict[str, Any]:
-    details = service.describe(_registry(), args.model_id, automl=_automl())
+    details = service.describe(_registry(), args.model_id, automl=service.open_automl_jobs(_automl))
     if not args.json:
         # Nested breakdowns (per stage, per history) are long: the terminal gets the numeric headline.
         details["metrics"] = service.flatten_numbers(details["metrics"])
@@ -67,7 +63,8 @@ def _show(args: argparse.Namespace) -> dict[str, Any]:
 
 def _delete(args: argparse.Namespace) -> dict[str, Any]:
     try:
-        change = service.delete(_registry(), args.model_id, confirm_deployed=args.yes, automl=_automl())
+        change = service.delete(_registry(), args.model_id, confirm_deployed=args.yes,
+                                automl=service.open_automl_jobs(_automl))
     except service.ConfirmationNeeded as exc:
         raise InputError(f"{exc.what}: pass --yes to delete it anyway") from None
     return asdict(change)

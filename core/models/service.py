@@ -4,8 +4,8 @@
 Two sources are merged here, and only here: the model registry (``core.ml.registry``: traffic, demand,
 energy, jobs) and the AutoML job registry, whose finished jobs each hold one model (domain ``automl``).
 The AutoML job registry is passed in by the caller (the page's widgets, the CLI) as ``automl``, an
-``AutomlJobs`` (``JobRegistry`` is one), so the service reads only what it names and tests can hand
-it any registry.
+``AutomlJobs``: a ``JobRegistry``, or the page's stand-in that reports why the registry could not be
+opened.
 Each source keeps its own rules: the registry deploys one model per (domain, name); AutoML deploys
 per job (several may be deployed at once), through its ONNX parity gate, and has no retired state.
 
@@ -16,16 +16,17 @@ nothing here knows a domain: metrics are flattened generically to their numeric 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import pandas as pd
 
+from core.automl.jobs import DONE, JobRecord
 from core.errors import HeadroomError, InputError, StorageError
-from core.ml.registry import ModelRecord, ModelRegistry
+from core.ml.registry import ModelRecord, ModelRegistry, directory_size
 from core.models.config import (
     AUTOML_BASELINE_PREFIX,
     AUTOML_DOMAIN,
@@ -36,53 +37,62 @@ from core.models.config import (
     PARAM_DEPTH,
     TABLE_COLUMNS,
 )
-from core.storage.automl_repo import DONE
 
 logger = logging.getLogger(__name__)
 _REASON_CHARS = 200
-
-
-class AutomlJob(Protocol):
-    """What the Models page reads of one AutoML job (``core.automl.jobs.JobRecord``)."""
-
-    @property
-    def job_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def dataset_id(self) -> str: ...
-    @property
-    def target(self) -> str: ...
-    @property
-    def task(self) -> str: ...
-    @property
-    def budget_seconds(self) -> float: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def metrics(self) -> dict[str, Any] | None: ...
-    @property
-    def notes(self) -> str | None: ...
-    @property
-    def deployed(self) -> bool: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def finished_at(self) -> datetime | None: ...
 
 
 class AutomlJobs(Protocol):
     """The AutoML job registry's side the Models page uses (``core.automl.jobs.JobRegistry``): its
     deploy keeps the ONNX parity gate, its delete removes the job's files."""
 
-    def jobs(self, status: str | None = None) -> Sequence[AutomlJob]: ...
-    def get(self, job_id: str) -> AutomlJob: ...
+    def jobs(self, status: str | None = None) -> Sequence[JobRecord]: ...
+    def get(self, job_id: str) -> JobRecord: ...
     def job_dir(self, job_id: str) -> Path: ...
     def deploy(self, job_id: str) -> None: ...
     def undeploy(self, job_id: str) -> None: ...
     def delete(self, job_id: str) -> None: ...
+
+
+class UnopenedJobs:
+    """Stands in for an AutoML job registry that could not be opened: every call raises why, so
+    ``catalog`` reports it beside the other domains' models."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def _fail(self) -> NoReturn:
+        if isinstance(self.error, HeadroomError):
+            raise self.error
+        raise StorageError(f"the AutoML job registry could not be opened: {_reason(self.error)}") from self.error
+
+    def jobs(self, status: str | None = None) -> Sequence[JobRecord]:
+        self._fail()
+
+    def get(self, job_id: str) -> JobRecord:
+        self._fail()
+
+    def job_dir(self, job_id: str) -> Path:
+        self._fail()
+
+    def deploy(self, job_id: str) -> None:
+        self._fail()
+
+    def undeploy(self, job_id: str) -> None:
+        self._fail()
+
+    def delete(self, job_id: str) -> None:
+        self._fail()
+
+
+def open_automl_jobs(opener: Callable[[], AutomlJobs]) -> AutomlJobs:
+    """``opener()``'s AutoML job registry, or, when it fails (its database down, its tables not made),
+    a stand-in that reports why: the other domains' models are listed all the same."""
+    try:
+        return opener()
+    except Exception as exc:  # noqa: BLE001 - reported by catalog(); the other domains still list
+        logger.exception("the AutoML job registry could not be opened")
+        return UnopenedJobs(exc)
 
 
 @dataclass(frozen=True)
@@ -201,18 +211,6 @@ def _utc(value: datetime | pd.Timestamp) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def _directory_size(path: Path) -> int:
-    """Bytes of the files under ``path``; 0 when it is missing (as ``ModelRegistry.size_on_disk``)."""
-    total = 0
-    for file in path.rglob("*") if path.is_dir() else ():
-        try:
-            if file.is_file() and not file.is_symlink():
-                total += file.stat().st_size
-        except FileNotFoundError:  # removed meanwhile by another process's delete
-            continue
-    return total
-
-
 def _registry_entry(registry: ModelRegistry, record: ModelRecord) -> ModelEntry:
     return ModelEntry(
         model_id=record.model_id, domain=record.domain, algorithm=record.algorithm, name=record.name,
@@ -222,7 +220,7 @@ def _registry_entry(registry: ModelRegistry, record: ModelRecord) -> ModelEntry:
         metrics=record.metrics if isinstance(record.metrics, Mapping) else {}, notes=record.notes)
 
 
-def _automl_entry(automl: AutomlJobs, job: AutomlJob) -> ModelEntry:
+def _automl_entry(automl: AutomlJobs, job: JobRecord) -> ModelEntry:
     """A done job's model: id = job id, algorithm = the search's winner, metrics = its scores on the
     held-out test rows (the default LightGBM's, recorded beside them, left out), created = when it
     finished (when its model was saved)."""
@@ -235,7 +233,7 @@ def _automl_entry(automl: AutomlJobs, job: AutomlJob) -> ModelEntry:
         model_id=job.job_id, domain=AUTOML_DOMAIN, algorithm=str(recorded.get("algorithm") or "?"), name=job.name,
         status="deployed" if job.deployed else "trained", created_at=_utc(job.finished_at or job.created_at),
         fingerprint=str(recorded.get("fingerprint") or job.dataset_id), artifact_dir=directory,
-        size_bytes=_directory_size(directory),
+        size_bytes=directory_size(directory),
         # The job's request and search, as its parameters (shown when two AutoML models are compared).
         params={"target": job.target, "task": job.task, "search_metric": recorded.get("metric"),
                 "trials": recorded.get("trials"), "budget_seconds": job.budget_seconds, "seed": job.seed},
@@ -287,7 +285,7 @@ def model_table(registry: ModelRegistry, domain: str | None = None, automl: Auto
     return catalog(registry, automl).table(domain)
 
 
-def _automl_job(automl: AutomlJobs, model_id: str) -> AutomlJob:
+def _automl_job(automl: AutomlJobs, model_id: str) -> JobRecord:
     try:
         job = automl.get(model_id)
     except InputError:

@@ -1,15 +1,13 @@
 """Widgets of the Models page: the domain filter, the model table, the comparison pickers and
 table, and the deploy / retire / delete controls. Each returns a typed choice; the page calls
-the service with it. ``automl_jobs`` hands the service the AutoML job registry (``core.models``
-may not import ``core.automl``; the UI may)."""
+the service with it. ``automl_jobs`` hands the service the AutoML job registry on the app's engine."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -31,7 +29,7 @@ from core.models.config import (
     RETIRE_HELP,
     TABLE_COLUMNS,
 )
-from core.models.service import AutomlJob, AutomlJobs, ModelChange, readable_size
+from core.models.service import AutomlJobs, ModelChange, open_automl_jobs, readable_size
 from core.ui.domains import page_entry
 from core.ui.resources import app_settings, get_engine
 
@@ -54,43 +52,11 @@ def _automl_jobs(url: str, model_dir: str) -> JobRegistry:
     return JobRegistry(get_engine(), Path(model_dir))
 
 
-class _UnopenedJobs:
-    """Stands in for an AutoML job registry that could not be opened: every call raises why, so the
-    service reports it beside the other domains' models (a failed open is retried on the next run)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def _fail(self) -> NoReturn:
-        raise self.error
-
-    def jobs(self, status: str | None = None) -> Sequence[AutomlJob]:
-        self._fail()
-
-    def get(self, job_id: str) -> AutomlJob:
-        self._fail()
-
-    def job_dir(self, job_id: str) -> Path:
-        self._fail()
-
-    def deploy(self, job_id: str) -> None:
-        self._fail()
-
-    def undeploy(self, job_id: str) -> None:
-        self._fail()
-
-    def delete(self, job_id: str) -> None:
-        self._fail()
-
-
 def automl_jobs() -> AutomlJobs:
-    """The AutoML job registry on the app's database and model store, for the Models service."""
+    """The AutoML job registry on the app's database and model store, for the Models service (a failed
+    open is not cached: it is retried on the next run)."""
     settings = app_settings()
-    try:
-        return _automl_jobs(settings.database_url, str(settings.model_dir))
-    except Exception as exc:  # noqa: BLE001 - reported by the service; the other domains still list
-        logger.exception("the AutoML job registry could not be opened")
-        return _UnopenedJobs(exc)
+    return open_automl_jobs(lambda: _automl_jobs(settings.database_url, str(settings.model_dir)))
 
 
 def domain_label(domain: str) -> str:

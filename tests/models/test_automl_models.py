@@ -15,7 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.automl.artifact import MODEL_FILE
-from core.errors import InputError
+from core.automl.jobs import JobRegistry
+from core.errors import HeadroomError, InputError
 from core.models import service
 from core.models.config import EMPTY_STATE, TABLE_COLUMNS
 from tests.models.automl_stores import Stores
@@ -109,6 +110,17 @@ def test_an_unreadable_automl_registry_leaves_the_other_domains_listed(stores: S
     assert catalog.problem is not None and "AutoML models are not listed" in catalog.problem
     assert "metrics" in catalog.problem  # the database's own words: which column is missing
 
+
+
+def test_a_registry_that_cannot_be_opened_is_reported_and_acting_on_it_is_a_clear_error(stores: Stores) -> None:
+    def unreachable() -> JobRegistry:
+        raise OSError("connection refused")
+
+    automl = service.open_automl_jobs(unreachable)
+    catalog = service.catalog(stores.registry, automl)
+    assert len(catalog.table()) == 3 and "connection refused" in (catalog.problem or "")
+    with pytest.raises(HeadroomError, match="could not be opened: connection refused"):
+        service.describe(stores.registry, stores.job, automl=automl)
 
 # --- the page ------------------------------------------------------------------------------------------------
 
