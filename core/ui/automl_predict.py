@@ -16,6 +16,7 @@ import streamlit as st
 from core.automl import config, service
 from core.automl.artifact import MODEL_FILE, ONNX_FILE
 from core.automl.jobs import JobRegistry
+from core.models.service import readable_size
 from core.ui import automl_figures as figures
 from core.ui.automl_common import plural, short_number, table
 from core.ui.downloads import download_table
@@ -41,7 +42,7 @@ def model_downloads(registry: JobRegistry, record: service.JobRecord) -> None:
                                (columns[1], ONNX_FILE, "ONNX graph, for ONNX Runtime in any language")):
         path = directory / file
         if path.is_file():
-            column.download_button(f"Download {file} ({path.stat().st_size / 1e6:.1f} MB)", data=path.read_bytes,
+            column.download_button(f"Download {file} ({readable_size(path.stat().st_size)})", data=path.read_bytes,
                                    file_name=f"{record.job_id}_{file}", mime="application/octet-stream",
                                    key=f"automl_dl_{file}", icon=":material/download:", help=what)
         else:
