@@ -2,9 +2,9 @@
 
 For each data set (default target; taxis: ``tip`` without the ``total`` leakage trap, split in time
 order on ``pickup``), ``training.train`` runs with the budget. Small sets (under 2,000 rows) are scored
-by an outer cross-validation: ``--outer-folds`` runs, each holding out one fold (stratified for
-classification) as its test split, so every row is tested once; a 36-row test split alone cannot tell
-two good models apart. Larger sets run once on the seeded random (or time-ordered) split. Test error:
+by a repeated outer cross-validation: ``--outer-folds`` runs per repeat (``--outer-repeats``, each
+another shuffle), each holding out one fold (stratified for classification) as its test split, so
+every row is tested once per repeat; a 36-row test split alone cannot tell two good models apart. Larger sets run once on the seeded random (or time-ordered) split. Test error:
 log loss for classification (the metric the search minimises; 1 - ROC AUC is printed beside it), RMSE
 for regression, pooled over a set's test rows. The default LightGBM (``LGBMClassifier``/
 ``LGBMRegressor`` with default parameters, same preprocessing) is refitted on the same training rows
@@ -15,7 +15,7 @@ sets; whether a set's winner was below the default; per run, how often the winne
 wall time of ``train`` (the export and a CLI's process start-up come on top; the import time of the
 training module is printed). Targets: mean reduction >= 3 %, never below the default, wall <= 66 s per
 60 s run, <= 11 s for 10 s.
-Run: .venv/bin/python bench/automl.py [--budget 60] [--sets titanic,penguins] [--outer-folds 5]
+Run: .venv/bin/python bench/automl.py [--budget 60] [--sets titanic,penguins] [--outer-folds 5] [--outer-repeats 1]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the worker runs a job: one t
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.model_selection import KFold, StratifiedKFold  # noqa: E402
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold  # noqa: E402
 
 from core.automl import config  # noqa: E402
 from core.automl.artifact import TrainSpec  # noqa: E402
@@ -142,14 +142,15 @@ def _simple_task(values: pd.Series) -> str:
     return config.REGRESSION if numeric and values.nunique() > 10 else config.CLASSIFICATION
 
 
-def outer_folds(frame: pd.DataFrame, case: Case, folds: int) -> list[np.ndarray | None]:
-    """Test rows of each run: the folds of a seeded outer K-fold for a small set, else one default split."""
+def outer_folds(frame: pd.DataFrame, case: Case, folds: int, repeats: int = 1) -> list[np.ndarray | None]:
+    """Test rows of each run: the folds of a seeded, repeated outer K-fold for a small set, else one default
+    split."""
     if len(frame) >= SMALL_ROWS or folds < 2:
         return [None]
     _roles, task = roles_and_task(frame, case)
     labels = frame[case.target].astype(str).to_numpy()
-    splitter = (StratifiedKFold(folds, shuffle=True, random_state=0) if task == config.CLASSIFICATION
-                else KFold(folds, shuffle=True, random_state=0))
+    splitter = (RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=0)
+                if task == config.CLASSIFICATION else RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=0))
     return [test for _train, test in splitter.split(np.zeros(len(frame)), labels)]
 
 
@@ -182,6 +183,8 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(c.name for c in CASES))
     parser.add_argument("--outer-folds", type=int, default=5,
                         help=f"outer cross-validation folds (runs) per set under {SMALL_ROWS:,} rows")
+    parser.add_argument("--outer-repeats", type=int, default=1,
+                        help="repeats of the outer cross-validation, each with another shuffle")
     parser.add_argument("--skip-quick", action="store_true", help=f"skip the {QUICK_BUDGET:.0f} s budget check")
     args = parser.parse_args()
     chosen = [c for c in CASES if c.name in set(args.sets.split(","))]
@@ -196,7 +199,7 @@ def main() -> None:
         if frame is None:
             print(f"{case.name:<14} missing: no {case.name}.csv in {', '.join(str(d) for d in DATA_DIRS)}")
             continue
-        for seed, test_rows in enumerate(outer_folds(frame, case, args.outer_folds)):
+        for seed, test_rows in enumerate(outer_folds(frame, case, args.outer_folds, args.outer_repeats)):
             run = run_case(case, frame, args.budget, seed, test_rows)
             runs.append(run)
             print(f"{run.case:<14}{run.seed:>5}{run.test_rows:>8}  {run.algorithm[:33]:<34}{run.trials:>7}"

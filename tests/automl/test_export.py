@@ -129,7 +129,7 @@ def test_averaging_regressor_ensemble_becomes_one_graph() -> None:
     def ensemble(schema: Schema) -> VotingRegressor:
         return VotingRegressor([("forest", pipeline_for(schema, "tree", REGRESSORS["random_forest"][1]())),
                                 ("xgboost", pipeline_for(schema, "tree", REGRESSORS["xgboost"][1]())),
-                                ("ridge", pipeline_for(schema, "linear", Ridge()))])
+                                ("ridge", pipeline_for(schema, "linear", Ridge()))], weights=[0.5, 0.3, 0.2])
 
     model = trained_model(tiny_frame(task=config.REGRESSION), config.REGRESSION, ensemble)
     _assert_parity(model)
