@@ -4,8 +4,8 @@ For each data set (default target; taxis: ``tip`` without the ``total`` leakage 
 order on ``pickup``), ``training.train`` runs with the budget. Small sets (under 2,000 rows) are scored
 by a repeated outer cross-validation: ``--outer-folds`` runs per repeat (``--outer-repeats``, each
 another shuffle), each holding out one fold (stratified for classification) as its test split, so
-every row is tested once per repeat; a 36-row test split alone cannot tell two good models apart. Larger sets run once on the seeded random (or time-ordered) split. Test error:
-log loss for classification (the metric the search minimises; 1 - ROC AUC is printed beside it), RMSE
+every row is tested once per repeat; a 36-row test split alone cannot tell two good models apart.
+Larger sets run once on the seeded random (or time-ordered) split. Test error: log loss for classification (the metric the search minimises; 1 - ROC AUC is printed beside it), RMSE
 for regression, pooled over a set's test rows. The default LightGBM (``LGBMClassifier``/
 ``LGBMRegressor`` with default parameters, same preprocessing) is refitted on the same training rows
 inside ``train`` and scored on the same test rows.
