@@ -212,6 +212,18 @@ def directory_size(path: Path) -> int:
     return total
 
 
+BYTES_PER_MB = 1024 * 1024
+
+
+def readable_size(n_bytes: int) -> str:
+    """``601 B``, ``12.3 KB``, ``4.56 MB`` (binary multiples, as the Models table's MB column)."""
+    if n_bytes < 1024:
+        return f"{n_bytes} B"
+    if n_bytes < BYTES_PER_MB:
+        return f"{n_bytes / 1024:.1f} KB"
+    return f"{n_bytes / BYTES_PER_MB:.2f} MB"
+
+
 def _jsonable(value: Any) -> Any:
     """Convert numpy scalars and nested containers to plain JSON types (NaN -> None)."""
     import math

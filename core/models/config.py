@@ -9,7 +9,6 @@ from __future__ import annotations
 METRIC_DEPTH = 2
 PARAM_DEPTH = 2
 FINGERPRINT_CHARS = 12
-BYTES_PER_MB = 1024 * 1024
 
 # The table's fixed columns, in order, before the metric columns.
 TABLE_COLUMNS = ("model_id", "domain", "algorithm", "name", "status", "created_at", "fingerprint",
@@ -31,7 +30,8 @@ COLUMN_LABELS = {
                                              "this model store, so it cannot be loaded or deployed."),
 }
 
-EMPTY_STATE = "No models in the registry yet: train one on a domain page."
+EMPTY_STATE = ("No models in the registry yet. The Demand, Energy and Jobs pages save the models they train "
+               "here, and so does every finished job on the AutoML page.")
 ALL_DOMAINS = "All domains"
 METRICS_NOTE = ("Metric columns are the scores each model got on data held out from its training, named "
                 "*target.metric* as its domain page recorded them (e.g. `runtime.r2_log`); an AutoML model's "

@@ -26,12 +26,11 @@ import pandas as pd
 
 from core.automl.jobs import DONE, JobRecord
 from core.errors import HeadroomError, InputError, StorageError
-from core.ml.registry import ModelRecord, ModelRegistry, directory_size
+from core.ml.registry import BYTES_PER_MB, ModelRecord, ModelRegistry, directory_size, readable_size
 from core.models.config import (
     AUTOML_BASELINE_PREFIX,
     AUTOML_DOMAIN,
     AUTOML_UNREADABLE,
-    BYTES_PER_MB,
     FINGERPRINT_CHARS,
     METRIC_DEPTH,
     PARAM_DEPTH,
@@ -264,15 +263,6 @@ def catalog(registry: ModelRegistry, automl: AutomlJobs | None = None) -> Catalo
             problem = AUTOML_UNREADABLE.format(reason=_reason(exc))
     entries.sort(key=lambda e: (e.created_at, e.model_id), reverse=True)
     return Catalog(tuple(entries), problem)
-
-
-def readable_size(n_bytes: int) -> str:
-    """``601 B``, ``12.3 KB``, ``4.56 MB`` (binary multiples, as the table's MB column)."""
-    if n_bytes < 1024:
-        return f"{n_bytes} B"
-    if n_bytes < BYTES_PER_MB:
-        return f"{n_bytes / 1024:.1f} KB"
-    return f"{n_bytes / BYTES_PER_MB:.2f} MB"
 
 
 def domains(registry: ModelRegistry, automl: AutomlJobs | None = None) -> list[str]:

@@ -16,7 +16,7 @@ import streamlit as st
 from core.automl import config, service
 from core.automl.artifact import MODEL_FILE, ONNX_FILE
 from core.automl.jobs import JobRegistry
-from core.models.service import readable_size
+from core.ml.registry import readable_size
 from core.ui import automl_figures as figures
 from core.ui.automl_common import plural, short_number, table
 from core.ui.downloads import download_table

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.automl.jobs import JobRegistry
+from core.ml.registry import BYTES_PER_MB, readable_size
 from core.models.config import (
     ALL_DOMAINS,
     AUTOML_DELETE_DEPLOYED,
@@ -21,7 +22,6 @@ from core.models.config import (
     AUTOML_DOMAIN,
     AUTOML_RETIRE_HELP,
     AUTOML_RETIRE_LABEL,
-    BYTES_PER_MB,
     COLUMN_LABELS,
     DELETE_DEPLOYED,
     DELETE_NOTE,
@@ -29,7 +29,7 @@ from core.models.config import (
     RETIRE_HELP,
     TABLE_COLUMNS,
 )
-from core.models.service import AutomlJobs, ModelChange, open_automl_jobs, readable_size
+from core.models.service import AutomlJobs, ModelChange, open_automl_jobs
 from core.ui.domains import page_entry
 from core.ui.resources import app_settings, get_engine
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from core.errors import InputError
-from core.ml.registry import ModelRegistry
+from core.ml.registry import ModelRegistry, readable_size
 from core.models import service
 from core.models.config import TABLE_COLUMNS
 from tests.models.conftest import SeededRegistry
@@ -120,7 +120,7 @@ def test_flatten_numbers_is_generic() -> None:
 
 
 def test_readable_size() -> None:
-    assert [service.readable_size(n) for n in (601, 12_600, 5 * 1024 * 1024)] == ["601 B", "12.3 KB", "5.00 MB"]
+    assert [readable_size(n) for n in (601, 12_600, 5 * 1024 * 1024)] == ["601 B", "12.3 KB", "5.00 MB"]
 
 
 def test_compare_rows_are_fields_then_params_then_metrics(seeded: SeededRegistry) -> None:
