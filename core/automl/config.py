@@ -167,6 +167,9 @@ REGRESSION_METRIC = "rmse"
 IMBALANCE_SHARE = 0.2
 # The ensemble averages the out-of-fold predictions of the best 2 .. ENSEMBLE_MAX_MEMBERS distinct models.
 ENSEMBLE_MAX_MEMBERS = 3
+# Only a blend of a candidate with the default LightGBM can replace the default (search.finalists); the default's
+# share of the blend's average.
+BLEND_DEFAULT_SHARE = 0.5
 # Permutation importance on at most this many test rows and this many repeats, within the time left.
 IMPORTANCE_ROWS = 2_000
 IMPORTANCE_REPEATS = 5

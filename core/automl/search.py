@@ -34,7 +34,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from core.ml import metrics
 
 DEFAULT_LGBM = "default_lgbm"
 ENSEMBLE = "ensemble"
+BLEND = "blend"
 TRIALS_FILE = "trials.jsonl"
 Split = tuple[np.ndarray, np.ndarray]
 Progress = Callable[[dict[str, Any]], None]
@@ -298,20 +299,22 @@ def predict_scores(model: Any, X: pd.DataFrame, problem: Problem) -> np.ndarray:
     return out
 
 
-def assemble_ensemble(members: Sequence[tuple[str, Any]], problem: Problem) -> VotingClassifier | VotingRegressor:
-    """A soft-voting ensemble of already fitted pipelines (equal weights: the average the ensemble's
-    cross-validated score was computed from). sklearn's voting estimators only fit their members
-    themselves, each with the same sample weights; ours were refitted one by one, so the fitted
+def assemble_ensemble(members: Sequence[tuple[str, Any]], problem: Problem,
+                      weights: Sequence[float] | None = None) -> VotingClassifier | VotingRegressor:
+    """A soft-voting ensemble of already fitted pipelines, weighted as the ensemble's cross-validated
+    score was computed (``weights``; equal when not given). sklearn's voting estimators only fit their
+    members themselves, each with the same sample weights; ours were refitted one by one, so the fitted
     attributes are set here."""
     named = list(members)
     fitted = [model for _, model in named]
+    shares = None if weights is None else [float(w) for w in weights]
     if problem.classification:
-        ensemble: VotingClassifier | VotingRegressor = VotingClassifier(named, voting="soft")
+        ensemble: VotingClassifier | VotingRegressor = VotingClassifier(named, voting="soft", weights=shares)
         encoder = LabelEncoder().fit(np.arange(problem.n_classes))
         ensemble.le_ = encoder
         ensemble.classes_ = encoder.classes_
     else:
-        ensemble = VotingRegressor(named)
+        ensemble = VotingRegressor(named, weights=shares)
     ensemble.estimators_ = fitted
     ensemble.named_estimators_ = Bunch(**dict(named))
     return ensemble
@@ -798,6 +801,11 @@ class Candidate:
     cv_sd: float
     trials: int
     exportable: bool | None
+    weights: tuple[float, ...] = ()  # each member's share of the average (sum 1); empty: equal shares
+
+    @property
+    def shares(self) -> tuple[float, ...]:
+        return self.weights or (1.0 / len(self.members),) * len(self.members)
 
     @property
     def fit_seconds(self) -> float:
@@ -818,8 +826,10 @@ class Candidate:
             member = self.members[0]
             shown = {**member.params, **({"balanced": True} if member.balanced else {})}
             return json.dumps(shown, sort_keys=True)
-        return json.dumps({m.model: {**m.params, **({"balanced": True} if m.balanced else {})}
-                           for m in self.members}, sort_keys=True)
+        weighted = bool(self.weights)
+        return json.dumps({m.model: {**({"weight": round(w, 3)} if weighted else {}), **m.params,
+                                     **({"balanced": True} if m.balanced else {})}
+                           for m, w in zip(self.members, self.shares, strict=True)}, sort_keys=True)
 
 
 @dataclass
@@ -831,7 +841,9 @@ class Finalists:
 
 
 def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: Sequence[Learner] | None = None) -> Finalists:
-    """Each model's best trial, the default LightGBM and the best ensemble of the top 2 .. N, best CV first."""
+    """Each model's best trial, the default LightGBM, the best ensemble of the top 2 .. N and each of these
+    blended with the default LightGBM (``_blend``). First the blends that beat the default by more than the
+    folds' noise (``_beats``), best CV first, then the default, then the rest by CV score."""
     exportable = {learner.name: learner.exportable for learner in (learners or learners_for(problem.task))}
     exportable[DEFAULT_LGBM] = True
     counts: dict[str, int] = {}
@@ -845,12 +857,37 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
     ranked = singles + ([ensemble] if ensemble is not None else [])
     ranked.sort(key=lambda c: (c.cv_score, c.name))
     default = next((c for c in ranked if c.name == DEFAULT_LGBM), None)
-    if default is not None:
-        # The default LightGBM stands unless a candidate beats it by more than the folds' noise: the best of
-        # hundreds of trials by mean CV score is often a lucky one, and loses to the default on new rows.
-        better = [c for c in ranked if c is not default and _beats(c, default, result, y, problem)]
-        ranked = better + [default] + [c for c in ranked if c is not default and c not in better]
-    return Finalists(ranked)
+    if default is None:
+        return Finalists(ranked)
+    # Only a blend with the default can replace it, and only when it beats the default by more than the folds'
+    # noise. The best of hundreds of trials by mean CV score is often a lucky one that loses to the default on
+    # new rows; half the default in the average halves what such luck can cost, keeps most of a real gain,
+    # and averaging probabilities tempers a lone model's confident mistakes (docs/automl.md, "Measured").
+    blends = [b for c in ranked if c is not default and (b := _blend(c, default, result, y, problem)) is not None]
+    chosen = sorted([b for b in blends if _beats(b, default, result, y, problem)], key=lambda c: (c.cv_score, c.name))
+    rest = sorted([c for c in ranked + blends if c is not default and c not in chosen], key=lambda c: (c.cv_score, c.name))
+    return Finalists(chosen + [default] + rest)
+
+
+def _blend(candidate: Candidate, default: Candidate, result: SearchResult, y: np.ndarray,
+           problem: Problem) -> Candidate | None:
+    """``candidate`` averaged with the default LightGBM, which gets ``config.BLEND_DEFAULT_SHARE`` of the
+    weight, scored on the same folds from the out-of-fold predictions (no extra fit)."""
+    shares: dict[str, float] = {}
+    trials: dict[str, Trial] = {}
+    parts = [(m, s * (1.0 - config.BLEND_DEFAULT_SHARE)) for m, s in zip(candidate.members, candidate.shares, strict=True)]
+    for member, share in [*parts, (default.members[0], config.BLEND_DEFAULT_SHARE)]:
+        shares[member.model] = shares.get(member.model, 0.0) + share  # a member that is the default itself
+        trials[member.model] = member
+    models = list(shares)
+    blend = Candidate(f"{BLEND}({candidate.name}+{DEFAULT_LGBM})", tuple(trials[m] for m in models), float("nan"),
+                      float("nan"), candidate.trials, candidate.exportable, tuple(shares[m] for m in models))
+    predicted = _oof_of(blend, result)
+    if predicted is None:
+        return None
+    scores = np.asarray(fold_scores_of(predicted, y, result.folds, problem))
+    score = float(scores.mean()) if np.isfinite(scores).all() else float("inf")
+    return replace(blend, cv_score=score, cv_sd=float(np.std(scores)))
 
 
 def _oof_of(candidate: Candidate, result: SearchResult) -> np.ndarray | None:
@@ -858,7 +895,7 @@ def _oof_of(candidate: Candidate, result: SearchResult) -> np.ndarray | None:
     parts = [result.oof[m.model] for m in candidate.members if m.model in result.oof]
     if not parts or len(parts) < len(candidate.members):
         return None
-    return parts[0] if len(parts) == 1 else np.mean(parts, axis=0)
+    return parts[0] if len(parts) == 1 else np.average(parts, axis=0, weights=candidate.shares)
 
 
 def _beats(candidate: Candidate, default: Candidate, result: SearchResult, y: np.ndarray, problem: Problem) -> bool:
@@ -904,8 +941,9 @@ def _best_ensemble(singles: Sequence[Candidate], result: SearchResult, y: np.nda
 
 
 def leaderboard(ranked: Finalists, chosen: str | None, problem: Problem, folds: Folds) -> pd.DataFrame:
-    """One row per finalist, best CV score first; ``gain_vs_default`` is the relative error reduction
-    against the default LightGBM's CV score (positive: better)."""
+    """One row per finalist, best CV score first (the chosen one first among equals; it need not have the
+    best score, see ``finalists``); ``gain_vs_default`` is the relative error reduction against the default
+    LightGBM's CV score (positive: better)."""
     default = ranked.named(DEFAULT_LGBM)
     rows = []
     for c in ranked.candidates:
@@ -916,7 +954,9 @@ def leaderboard(ranked: Finalists, chosen: str | None, problem: Problem, folds: 
                      "gain_vs_default": gain, "chosen": c.name == chosen})
     columns = ["model", "cv_score", "cv_sd", "metric", "validation", "trials", "fit_seconds", "predict_ms_per_row",
                "params", "exportable", "gain_vs_default", "chosen"]
-    return pd.DataFrame(rows, columns=columns)
+    board = pd.DataFrame(rows, columns=columns)
+    order = board.assign(_unchosen=~board["chosen"]).sort_values(["cv_score", "_unchosen"], kind="stable").index
+    return board.loc[order].reset_index(drop=True)
 
 
 def pipeline_of(trial: Trial, schema: Schema, problem: Problem, learners: Sequence[Learner] | None = None) -> Pipeline:

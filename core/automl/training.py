@@ -251,7 +251,7 @@ def refit(ranked: search.Finalists, data: Prepared, budget: Budget, notes: list[
         notes.append(f"{ranked.candidates[0].name} scored best but its refit would not fit in the time left; "
                      f"{winner.name} was refitted instead")
     members = [(trial.model, _fit_trial_model(trial.model, trial, data, fitted)) for trial in winner.members]
-    pipeline = members[0][1] if len(members) == 1 else search.assemble_ensemble(members, data.problem)
+    pipeline = members[0][1] if len(members) == 1 else search.assemble_ensemble(members, data.problem, winner.shares)
     default = ranked.named(search.DEFAULT_LGBM)
     if search.DEFAULT_LGBM not in fitted and default is not None:
         if budget.fits(default.refit_estimate(data.folds) * config.REFIT_SAFETY, keep=keep):

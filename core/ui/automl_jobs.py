@@ -197,8 +197,11 @@ def leaderboard(model: service.TrainedModel) -> None:
                    "gain_vs_default": "%+.1f%%", "trials": "%d"},
           columns={"model": st.column_config.TextColumn(width="medium", pinned=True)})
     st.caption(f"Shaded: the chosen model. Scores are the mean {metric} over cross-validation folds of the training "
-               f"rows (lower is better); the gain is how much lower than the {DEFAULT_MODEL}'s. Fit time is per "
-               "fold; prediction time per row in one batch.")
+               f"rows (lower is better); the gain is how much lower than the {DEFAULT_MODEL}'s. Only a blend "
+               f"(a model averaged half and half with the {DEFAULT_MODEL}) can replace the {DEFAULT_MODEL}, and only "
+               "when it beats it by more than one standard error of their per-fold differences: a model picked "
+               "from many trials on the same rows looks better on them than it is. Fit time is per fold; "
+               "prediction time per row in one batch.")
 
 
 def test_scores(model: service.TrainedModel) -> None:

@@ -204,7 +204,7 @@ def _trial(number: int, model: str, score: float) -> search.Trial:
                         score, 0.01, (score,), 0.1, 0.01, f"oof_{number}.npy", None)
 
 
-def test_finalists_rank_models_the_default_and_an_ensemble_scored_from_oof() -> None:
+def test_only_a_blend_with_the_default_can_replace_it_and_every_score_comes_from_oof() -> None:
     problem = search.Problem(config.REGRESSION)
     y = np.array([0.0, 1.0, 2.0, 3.0])
     folds = search.Folds(((np.array([0, 1]), np.array([2, 3])), (np.array([2, 3]), np.array([0, 1]))), "2-fold CV")
@@ -214,15 +214,27 @@ def test_finalists_rank_models_the_default_and_an_ensemble_scored_from_oof() -> 
     result = search.SearchResult(trials, oof, folds, True, 1.0)
     ranked = search.finalists(result, y, problem)
     names = [c.name for c in ranked.candidates]
-    # default (+1) and rf (-1) cancel out: their average is exact, better than either alone.
-    assert names[0] == f"{search.ENSEMBLE}({search.DEFAULT_LGBM}+rf)"
-    assert ranked.candidates[0].cv_score == pytest.approx(0.0)
-    assert set(names) == {names[0], search.DEFAULT_LGBM, "rf", "linear"}
+    ensemble = f"{search.ENSEMBLE}({search.DEFAULT_LGBM}+rf)"
+    # default (+1) and rf (-1) cancel out: their half-and-half blend is exact, better than either alone. The
+    # plain ensemble of the two is as exact but is not a blend with the default, so it cannot replace it.
+    assert names == [f"{search.BLEND}(rf+{search.DEFAULT_LGBM})", f"{search.BLEND}({ensemble}+{search.DEFAULT_LGBM})",
+                     search.DEFAULT_LGBM, ensemble, "rf", f"{search.BLEND}(linear+{search.DEFAULT_LGBM})", "linear"]
+    assert [c.cv_score for c in ranked.candidates[:3]] == pytest.approx([0.0, 0.5, 1.0])
+    assert ranked.candidates[0].shares == (0.5, 0.5)
+    # The default inside the ensemble and the blend's own half add up: one member, three quarters.
+    blended = ranked.candidates[1]
+    assert dict(zip([m.model for m in blended.members], blended.shares, strict=True)) == {
+        search.DEFAULT_LGBM: pytest.approx(0.75), "rf": pytest.approx(0.25)}
     assert ranked.named("rf").trials == 2  # type: ignore[union-attr]
     board = search.leaderboard(ranked, names[0], problem, folds)
     assert list(board.columns) == ["model", "cv_score", "cv_sd", "metric", "validation", "trials", "fit_seconds",
                                    "predict_ms_per_row", "params", "exportable", "gain_vs_default", "chosen"]
-    assert board["chosen"].tolist() == [True, False, False, False]
+    assert board["chosen"].tolist() == [True] + [False] * 6
+    # A user reads the board by score: the plain ensemble (as good, not allowed to replace the default) is
+    # listed right after the chosen blend, not below the default.
+    assert board["model"].tolist() == [names[0], ensemble, names[1], search.DEFAULT_LGBM, "rf", names[5], "linear"]
+    assert json.loads(board["params"][0]) == {"rf": {"weight": 0.5, "x": 2},
+                                              search.DEFAULT_LGBM: {"weight": 0.5, "x": 1}}
     default = board.set_index("model").loc[search.DEFAULT_LGBM]
     assert default["gain_vs_default"] == pytest.approx(0.0)
     assert board.set_index("model").loc["linear", "gain_vs_default"] == pytest.approx(-2.0)
@@ -277,6 +289,9 @@ def test_the_soft_voting_ensemble_averages_its_fitted_members() -> None:
     expected = np.mean([m.predict_proba(X) for _, m in members], axis=0)
     np.testing.assert_allclose(ensemble.predict_proba(X), expected)
     assert set(ensemble.predict(X)) <= {0, 1, 2}
+    weighted = search.assemble_ensemble(members, problem, (0.75, 0.25))  # a blend's shares
+    expected = np.average([m.predict_proba(X) for _, m in members], axis=0, weights=(0.75, 0.25))
+    np.testing.assert_allclose(weighted.predict_proba(X), expected)
 
 
 # --- one search run --------------------------------------------------------------------------------------------

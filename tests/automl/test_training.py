@@ -3,12 +3,15 @@ indices, the default LightGBM beside the winner, reproducible mode, and what the
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.automl import config, features, search, training
 from core.automl.artifact import TrainedModel, TrainSpec
+from core.automl.budget import Budget
 from core.errors import InputError
 
 LABELS = ("bird", "cat", "dog")  # sorted: the order of schema.classes
@@ -166,3 +169,22 @@ def test_too_few_rows_with_a_target_is_an_input_error() -> None:
     frame.loc[frame.index[:20], "price"] = np.nan
     with pytest.raises(InputError, match="rows have a target"):
         training.prepare(frame, spec_for("price", config.REGRESSION, budget_seconds=10.0), [])
+
+
+def test_a_chosen_blend_is_refitted_with_its_weights() -> None:
+    data = training.prepare(animals(), spec_for("animal", config.CLASSIFICATION, budget_seconds=60.0), [])
+
+    def trial(number: int, model: str, learner: str) -> search.Trial:
+        return search.Trial(number, model, learner, {}, False, 0.5, 0.1, (0.5,), 0.01, 0.01, None, None)
+
+    default, linear = trial(1, search.DEFAULT_LGBM, "lgbm"), trial(2, "linear", "linear")
+    blend = search.Candidate(f"{search.BLEND}(linear+{search.DEFAULT_LGBM})", (linear, default), 0.4, 0.1, 3, True,
+                             (0.5, 0.5))
+    ranked = search.Finalists([blend, search.Candidate(search.DEFAULT_LGBM, (default,), 0.5, 0.1, 1, True)])
+    refitted = training.refit(ranked, data, Budget(time.monotonic(), 60.0), [])
+    assert refitted.name == blend.name and list(refitted.pipeline.weights) == [0.5, 0.5]
+    # The default inside the blend is the one the test comparison uses: fitted once.
+    assert refitted.fitted[search.DEFAULT_LGBM] is refitted.pipeline.named_estimators_[search.DEFAULT_LGBM]
+    X = data.X_test
+    expected = 0.5 * refitted.fitted["linear"].predict_proba(X) + 0.5 * refitted.fitted[search.DEFAULT_LGBM].predict_proba(X)
+    np.testing.assert_allclose(refitted.pipeline.predict_proba(X), expected)
