@@ -11,7 +11,8 @@ Modules, in the order a job meets them:
 - ``features``    raw frame -> model frame (datetime parts, hashed text, category sentinels) and the
                   in-fold preprocessors (one-hot for linear models, ordinal codes for trees)
 - ``search``      the FLAML search with cross-validated scores, a default LightGBM as a standing
-                  candidate and an ensemble of the best models
+                  candidate, an ensemble of the best models, and the choice: only a blend with the
+                  default LightGBM that beats it by more than the folds' noise replaces it
 - ``budget``      the hard wall-time limit: the search runs in a subprocess killed at its deadline;
                   the ledger of seconds per phase
 - ``training``    one whole job: split, search, refit, test score, importance -> ``TrainedModel``

@@ -181,7 +181,7 @@ LEAKAGE_IDENTITY_TERMS = 3
 LEAKAGE_IDENTITY_OFFSETS = 5
 LEAKAGE_IDENTITY_SHARE = 0.9
 LEAKAGE_IDENTITY_COLUMNS = 10
-# The default LightGBM is kept unless a candidate's cross-validated loss is lower by more than this many
+# The default LightGBM is kept unless a blend's cross-validated loss is lower by more than this many
 # standard errors of the paired per-fold differences (a one-standard-error rule against lucky winners; the
 # error corrected for overlapping folds, search.corrected_standard_error).
 DEFAULT_MARGIN_SE = 1.0

@@ -1,5 +1,6 @@
 """The model search: FLAML's AutoML over five learners, every candidate scored by the same
-cross-validation, a default LightGBM as a standing candidate and an ensemble of the best models.
+cross-validation, a default LightGBM as a standing candidate, an ensemble of the best models, and
+blends of each with the default LightGBM, the only candidates that may replace it (``finalists``).
 
 How FLAML is used: ``flaml.AutoML`` picks the learner to try next (by its estimated cost for
 improvement; round robin in reproducible mode) and each learner's next configuration (CFO over FLAML's
