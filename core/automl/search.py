@@ -937,7 +937,8 @@ def _best_ensemble(singles: Sequence[Candidate], result: SearchResult, y: np.nda
         score = float(np.mean(scores))
         if math.isfinite(score) and (best is None or score < best.cv_score):
             name = f"{ENSEMBLE}({'+'.join(c.name for c in members)})"
-            best = Candidate(name, tuple(c.members[0] for c in members), score, float(np.std(scores)), 0, None)
+            trials = sum(c.trials for c in members)  # the searched trials behind it, as for a single model
+            best = Candidate(name, tuple(c.members[0] for c in members), score, float(np.std(scores)), trials, None)
     return best
 
 

@@ -226,6 +226,7 @@ def test_only_a_blend_with_the_default_can_replace_it_and_every_score_comes_from
     assert dict(zip([m.model for m in blended.members], blended.shares, strict=True)) == {
         search.DEFAULT_LGBM: pytest.approx(0.75), "rf": pytest.approx(0.25)}
     assert ranked.named("rf").trials == 2  # type: ignore[union-attr]
+    assert ranked.named(ensemble).trials == 3  # type: ignore[union-attr]  # the default's 1 and rf's 2, not 0
     board = search.leaderboard(ranked, names[0], problem, folds)
     assert list(board.columns) == ["model", "cv_score", "cv_sd", "metric", "validation", "trials", "fit_seconds",
                                    "predict_ms_per_row", "params", "exportable", "gain_vs_default", "chosen"]
