@@ -197,6 +197,22 @@ def open_page(page, url: str, heading: str) -> None:  # type: ignore[no-untyped-
     page.get_by_role("heading", name=heading).first.wait_for()
 
 
+def expect_text(page, text: str, timeout_ms: int = 120_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait for ``text`` on the page; when it never shows, fail with what the page did show instead
+    (its run and connection state, alerts and exceptions) and keep a screenshot of it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+    except PlaywrightTimeout:
+        app = page.locator('[data-testid="stApp"]')
+        states = [app.get_attribute(f"data-test-{what}-state") for what in ("script", "connection")]
+        shown = page.locator('[data-testid="stAlert"], [data-testid="stException"]').all_inner_texts()
+        shot = screenshot(page, "missing_" + "".join(c if c.isalnum() else "_" for c in text.lower()))
+        raise AssertionError(f"{text!r} never showed; script/connection state {states}; alerts {shown}; "
+                             f"screenshot {shot}") from None
+
+
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

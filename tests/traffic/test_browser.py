@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import open_page, screenshot, wait_for_app_idle
+from tests.support import expect_text, open_page, screenshot, wait_for_app_idle
 from tests.traffic.test_page import reference_csv
 
 
@@ -30,7 +30,7 @@ def _tab(page, name: str) -> None:  # type: ignore[no-untyped-def]
 def test_traffic_page_in_chromium(app_server: str, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
     open_page(page, f"{app_server}/traffic", "Traffic & Autoscaling")
-    assert page.get_by_text("Busiest hour").count() >= 1  # the bundled NASA data opens by default
+    expect_text(page, "Busiest hour")  # the bundled NASA data opens by default
     assert page.locator('[data-testid="stException"]').count() == 0
     _tall_screenshot(page, "traffic_overview")
 
@@ -80,5 +80,5 @@ def test_bundled_traffic_at_one_hour_from_a_link(app_server: str, browser_page) 
     page.reload()
     wait_for_app_idle(page)
     assert page.get_by_role("tab", name="Autoscaling").get_attribute("aria-selected") == "true"
-    assert page.get_by_text("Policies side by side").count() >= 1  # the shared result, no retraining
+    expect_text(page, "Policies side by side")  # the shared result, no retraining
     assert page.get_by_text("from the shared cache").count() >= 1
