@@ -853,10 +853,9 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
     singles = [Candidate(model, (trial,), trial.cv_score, float(trial.cv_sd or 0.0), counts[model],
                          exportable.get(model))
                for model, trial in _best_per_model(result.trials).items()]
-    singles.sort(key=lambda c: (c.cv_score, c.name))
+    singles.sort(key=_by_score)
     ensemble = _best_ensemble(singles, result, y, problem)
-    ranked = singles + ([ensemble] if ensemble is not None else [])
-    ranked.sort(key=lambda c: (c.cv_score, c.name))
+    ranked = sorted(singles + ([ensemble] if ensemble is not None else []), key=_by_score)
     default = next((c for c in ranked if c.name == DEFAULT_LGBM), None)
     if default is None:
         return Finalists(ranked)
@@ -865,9 +864,14 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
     # new rows; half the default in the average halves what such luck can cost, keeps most of a real gain,
     # and averaging probabilities tempers a lone model's confident mistakes (docs/automl.md, "Measured").
     blends = [b for c in ranked if c is not default and (b := _blend(c, default, result, y, problem)) is not None]
-    chosen = sorted([b for b in blends if _beats(b, default, result, y, problem)], key=lambda c: (c.cv_score, c.name))
-    rest = sorted([c for c in ranked + blends if c is not default and c not in chosen], key=lambda c: (c.cv_score, c.name))
+    chosen = sorted([b for b in blends if _beats(b, default, result, y, problem)], key=_by_score)
+    rest = sorted([c for c in ranked + blends if c is not default and c not in chosen], key=_by_score)
     return Finalists(chosen + [default] + rest)
+
+
+def _by_score(candidate: Candidate) -> tuple[float, str]:
+    """Best CV score first; the name breaks ties, so reruns list the board in the same order."""
+    return candidate.cv_score, candidate.name
 
 
 def _blend(candidate: Candidate, default: Candidate, result: SearchResult, y: np.ndarray,
