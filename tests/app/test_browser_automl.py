@@ -59,6 +59,8 @@ def test_a_job_trains_in_the_background_and_survives_a_reload(app_server: str, b
     name.press("Enter")
     wait_for_app_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
+    # The page follows the new job to the Jobs tab, and says so at the top of it.
+    page.get_by_role("tab", name="Jobs and results", selected=True).wait_for()
     page.get_by_text("Job queued with a 30 s budget").wait_for()
     assert "automl_tab=" in page.url  # the Jobs tab is in the address: a reload opens it again
 
