@@ -11,7 +11,8 @@ LightGBM's on the same rows; each set's reduction is capped at +-20 %.
 
 Rules: ``chosen`` is ``search.finalists`` as the app runs it (only a blend with the default can replace
 it); ``unblended`` is the rule before 2026-12-03 (the best plain candidate by CV that beats the default
-by the corrected standard error). ``--sets`` may also name ``iris`` and ``digits`` (scikit-learn's, kept
+by the corrected standard error); ``single`` is the "one model only" option (``single_model=True``: a
+single model that beats the default that way). ``--sets`` may also name ``iris`` and ``digits`` (scikit-learn's, kept
 out of the bench): sets the rules were not compared on while choosing one.
 
 Run: .venv/bin/python bench/automl_selection.py collect --store DIR [--sets mpg,wine] [--outer-repeats 2]
@@ -116,7 +117,11 @@ def unblended(run: Stored) -> search.Candidate:
     return better[0] if better else default
 
 
-RULES: dict[str, Rule] = {"chosen": chosen, "unblended": unblended}
+def single_model(run: Stored) -> search.Candidate:
+    return search.finalists(run.result, run.y_train, run.problem, single_model=True).candidates[0]
+
+
+RULES: dict[str, Rule] = {"chosen": chosen, "unblended": unblended, "single": single_model}
 
 
 def test_prediction(run: Stored, candidate: search.Candidate) -> np.ndarray:

@@ -30,6 +30,7 @@ class TrainSpec:
     seed: int = config.DEFAULT_SEED
     time_col: str | None = None  # a time-ordered split on this column (the last rows are the test)
     max_trials: int | None = None  # reproducible mode: a fixed number of trials (with the seed)
+    single_model: bool = False  # no ensembles or blends: the winner is one model (search.finalists)
 
 
 @dataclass

@@ -56,7 +56,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     budget = float(args.budget) if args.budget is not None else float(profile.budget_seconds)
     time_column = profile.time_column if args.time_col is None else (None if args.time_col == "none" else args.time_col)
     spec = service.make_spec(frame, args.target, profile.role_of, task=task, budget_seconds=budget, seed=args.seed,
-                             time_column=time_column, max_trials=args.trials)
+                             time_column=time_column, max_trials=args.trials, single_model=args.single_model)
     model = service.train_now(frame, spec, directory, started=started)
     board = model.leaderboard
     roles = {r["column"]: {"role": r["role"], "reason": r["reason"]} for r in profile.roles.to_dict("records")}
@@ -94,6 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                  "(default: from the row count)")
     tr.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
     tr.add_argument("--trials", type=int, help="reproducible mode: this many trials with the seed")
+    tr.add_argument("--single-model", dest="single_model", action="store_true",
+                    help="one model, no ensembles or blends: smaller and faster to predict, but on new rows "
+                         "more often worse than the default LightGBM (docs/automl.md)")
     tr.add_argument("--time-col", dest="time_col", help="split in time order on this column ('none': a random "
                                                         "split; default: a detected datetime column)")
     tr.add_argument("--model-dir", dest="model_dir", type=Path, required=True, help="folder for model.joblib and "

@@ -841,10 +841,13 @@ class Finalists:
         return next((c for c in self.candidates if c.name == name), None)
 
 
-def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: Sequence[Learner] | None = None) -> Finalists:
+def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: Sequence[Learner] | None = None,
+              *, single_model: bool = False) -> Finalists:
     """Each model's best trial, the default LightGBM, the best ensemble of the top 2 .. N and each of these
     blended with the default LightGBM (``_blend``). First the blends that beat the default by more than the
-    folds' noise (``_beats``), best CV first, then the default, then the rest by CV score."""
+    folds' noise (``_beats``), best CV first, then the default, then the rest by CV score.
+    ``single_model``: no ensembles and no blends; a single model that beats the default that way may
+    replace it (smaller and faster to predict, but more often flattered by its CV score)."""
     exportable = {learner.name: learner.exportable for learner in (learners or learners_for(problem.task))}
     exportable[DEFAULT_LGBM] = True
     counts: dict[str, int] = {}
@@ -854,6 +857,8 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
                          exportable.get(model))
                for model, trial in _best_per_model(result.trials).items()]
     singles.sort(key=_by_score)
+    if single_model:
+        return _single_finalists(singles, result, y, problem)
     ensemble = _best_ensemble(singles, result, y, problem)
     ranked = sorted(singles + ([ensemble] if ensemble is not None else []), key=_by_score)
     default = next((c for c in ranked if c.name == DEFAULT_LGBM), None)
@@ -867,6 +872,15 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
     chosen = sorted([b for b in blends if _beats(b, default, result, y, problem)], key=_by_score)
     rest = sorted([c for c in ranked + blends if c is not default and c not in chosen], key=_by_score)
     return Finalists(chosen + [default] + rest)
+
+
+def _single_finalists(singles: list[Candidate], result: SearchResult, y: np.ndarray, problem: Problem) -> Finalists:
+    """One model each, no averaging: the singles that beat the default LightGBM (``_beats``) first, then it."""
+    default = next((c for c in singles if c.name == DEFAULT_LGBM), None)
+    if default is None:
+        return Finalists(singles)
+    chosen = [c for c in singles if c is not default and _beats(c, default, result, y, problem)]
+    return Finalists(chosen + [default] + [c for c in singles if c is not default and c not in chosen])
 
 
 def _by_score(candidate: Candidate) -> tuple[float, str]:

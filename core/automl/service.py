@@ -100,7 +100,7 @@ def leakage_scan(frame: pd.DataFrame, target: str, task: str, roles: Mapping[str
 
 def make_spec(frame: pd.DataFrame, target: str, roles: Mapping[str, str], *, task: str, budget_seconds: float,
               seed: int = config.DEFAULT_SEED, time_column: str | None = None,
-              max_trials: int | None = None) -> TrainSpec:
+              max_trials: int | None = None, single_model: bool = False) -> TrainSpec:
     """A checked job request: the target exists and varies, roles are known, the time column is a column,
     the budget is within limits, and something is left for the model to read."""
     detection.validate_target(frame, target)
@@ -126,7 +126,7 @@ def make_spec(frame: pd.DataFrame, target: str, roles: Mapping[str, str], *, tas
     if max_trials is not None and max_trials < 1:
         raise InputError("a reproducible run needs at least one trial")
     return TrainSpec(target=target, task=task, roles=full, budget_seconds=float(budget_seconds), seed=int(seed),
-                     time_col=time_column, max_trials=max_trials)
+                     time_col=time_column, max_trials=max_trials, single_model=bool(single_model))
 
 
 def open_jobs(settings: Settings | None = None) -> JobRegistry:
@@ -200,6 +200,7 @@ def run_card(record: JobRecord, model: TrainedModel | None) -> dict[str, Any]:
                             "seed": record.seed, "status": record.status,
                             "reproducible_trials": record.spec.get("max_trials"),
                             "time_column": record.spec.get("time_col"),
+                            "single_model": bool(record.spec.get("single_model", False)),
                             "created_at": record.created_at, "finished_at": record.finished_at}
     if model is not None:
         card.update({"data_fingerprint": model.fingerprint, "trials": model.trials, "winner": model.algorithm,

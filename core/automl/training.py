@@ -92,7 +92,7 @@ def train(frame: pd.DataFrame, spec: TrainSpec, *, progress: Progress | None = N
     if not result.finished:
         notes.append(f"the search was stopped at its deadline after {result.searched} trials")
     with ledger.phase("selection"):
-        ranked = search.finalists(result, data.y_train, data.problem)
+        ranked = search.finalists(result, data.y_train, data.problem, single_model=spec.single_model)
     report({"phase": "refit", "elapsed": budget.elapsed()})
     with ledger.phase("refit"):
         refitted = refit(ranked, data, budget, notes)

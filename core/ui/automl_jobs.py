@@ -123,7 +123,7 @@ def job_picker(registry: JobRegistry) -> service.JobRecord | None:
 def job_header(record: service.JobRecord) -> None:
     spec = record.spec
     mode = (f"reproducible: {spec['max_trials']} trials, seed {record.seed}" if spec.get("max_trials")
-            else "as many trials as the budget allows")
+            else "as many trials as the budget allows") + (" · one model only" if spec.get("single_model") else "")
     took = ""
     if record.started_at is not None and record.finished_at is not None:
         seconds = (record.finished_at - record.started_at).total_seconds()
@@ -196,12 +196,13 @@ def leaderboard(model: service.TrainedModel) -> None:
           formats={"cv_score": "%.4f", "cv_sd": "%.4f", "fit_seconds": "%.3f", "predict_ms_per_row": "%.3f",
                    "gain_vs_default": "%+.1f%%", "trials": "%d"},
           columns={"model": st.column_config.TextColumn(width="medium", pinned=True)})
+    rival = ("Asked for one model: a single model" if model.spec.single_model else
+             f"Only a blend (a model averaged half and half with the {DEFAULT_MODEL})")
     st.caption(f"Shaded: the chosen model. Scores are the mean {metric} over cross-validation folds of the training "
-               f"rows (lower is better); the gain is how much lower than the {DEFAULT_MODEL}'s. Only a blend "
-               f"(a model averaged half and half with the {DEFAULT_MODEL}) can replace the {DEFAULT_MODEL}, and only "
-               "when it beats it by more than one standard error of their per-fold differences: a model picked "
-               "from many trials on the same rows looks better on them than it is. Fit time is per fold; "
-               "prediction time per row in one batch.")
+               f"rows (lower is better); the gain is how much lower than the {DEFAULT_MODEL}'s. {rival} can replace "
+               f"the {DEFAULT_MODEL}, and only when it beats it by more than one standard error of their per-fold "
+               "differences: a model picked from many trials on the same rows looks better on them than it is. "
+               "Fit time is per fold; prediction time per row in one batch.")
 
 
 def test_scores(model: service.TrainedModel) -> None:

@@ -9,6 +9,7 @@ uploads and a target that cannot be learned show their message, never a tracebac
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,8 +227,11 @@ def test_train_in_the_background_deploy_and_predict() -> None:
     assert len(drift) == 13 and set(drift["level"]) <= {"stable", "moderate", "major", "not measured"}
 
 
-def _train(at: AppTest, sample: str, *, budget: int, trials: int | None, task: str | None = None) -> AppTest:
+def _train(at: AppTest, sample: str, *, budget: int, trials: int | None, task: str | None = None,
+           single_model: bool = False) -> AppTest:
     at.selectbox(key="automl_sample").set_value(sample).run()
+    if single_model:
+        _scoped(at.checkbox, "automl_single_model").check()
     if task is not None:
         _scoped(at.radio, "automl_task").set_value(task).run()
     _scoped(at.radio, "automl_budget_mode").set_value("Set seconds").run()
@@ -240,8 +244,8 @@ def _train(at: AppTest, sample: str, *, budget: int, trials: int | None, task: s
     return at
 
 
-def test_a_regression_job_shows_its_residuals() -> None:
-    at = _train(_page(), "diabetes.csv", budget=10, trials=3)
+def test_a_regression_job_shows_its_residuals_and_one_model_when_asked() -> None:
+    at = _train(_page(), "diabetes.csv", budget=10, trials=3, single_model=True)
     assert not _errors(at), _errors(at)
     at, waited = _wait_for_results(at)
     print(f"\nthe 10 s regression job was done {waited:.0f} s after it was queued")
@@ -250,6 +254,12 @@ def test_a_regression_job_shows_its_residuals() -> None:
     assert any("Predicted vs true target" in t for t in titles) and any("Residuals" in t for t in titles)
     scores = next(d for d in at.dataframe if "better on the test rows" in d.value.columns).value
     assert list(scores["metric"]) == ["RMSE", "MAE", "R²"]
+    # Asked for one model: no ensemble or blend on the board, and the job says so.
+    board = next(d for d in at.dataframe if "predict (ms/row)" in d.value.columns).value
+    assert not board["model"].str.contains("(", regex=False).any(), list(board["model"])
+    assert any("one model only" in c.value for c in at.caption)
+    assert any(c.value.startswith("Shaded: the chosen model") and "Asked for one model" in c.value for c in at.caption)
+    assert json.loads(at.json[0].value)["single_model"] is True  # the run card records the request
 
 
 def test_a_queued_job_can_be_cancelled_and_deleted() -> None:

@@ -278,6 +278,26 @@ def test_a_candidate_better_on_every_fold_replaces_the_default() -> None:
     assert ranked.candidates[0].name != search.DEFAULT_LGBM
 
 
+def test_one_model_only_lets_a_single_model_replace_the_default_and_nothing_averaged() -> None:
+    # The first case's exact blend and ensemble are left out: the board holds the single models alone.
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    folds = search.Folds(((np.array([0, 1]), np.array([2, 3])), (np.array([2, 3]), np.array([0, 1]))), "2-fold CV")
+    oof = {search.DEFAULT_LGBM: (y + 1.0)[None, :], "rf": (y - 1.0)[None, :], "linear": (y + 3.0)[None, :]}
+    trials = [_trial(1, search.DEFAULT_LGBM, 1.0), _trial(2, "rf", 1.0), _trial(3, "linear", 3.0)]
+    result = search.SearchResult(trials, oof, folds, True, 1.0)
+    ranked = search.finalists(result, y, search.Problem(config.REGRESSION), single_model=True)
+    assert [c.name for c in ranked.candidates] == [search.DEFAULT_LGBM, "rf", "linear"]  # rf only ties it
+    assert all(c.shares == (1.0,) for c in ranked.candidates)
+    # A single model better on every fold (beyond the folds' noise) replaces the default by itself.
+    result, y, problem = _paired_result(np.full(15, -0.1) + 0.02 * np.resize([1.0, -1.0], 15))
+    ranked = search.finalists(result, y, problem, single_model=True)
+    assert [c.name for c in ranked.candidates] == ["lgbm", search.DEFAULT_LGBM]
+    # Within the noise, the default stands.
+    differences = -0.1 + 0.25 * np.resize([1.0, -1.0], 15) * np.sqrt(15 / 14)
+    result, y, problem = _paired_result(differences - differences.mean() - 0.1)
+    assert search.finalists(result, y, problem, single_model=True).candidates[0].name == search.DEFAULT_LGBM
+
+
 def test_the_soft_voting_ensemble_averages_its_fitted_members() -> None:
     frame = frame_with_gaps(classes=3)
     schema = build_schema(frame, ROLES, "y", config.CLASSIFICATION)

@@ -71,6 +71,18 @@ def test_train_then_predict_keeps_row_order_and_gives_class_probabilities(tmp_pa
     assert {row["column"] for row in drift} >= {"alcohol"}
 
 
+def test_one_model_only_gives_a_single_model_and_a_board_without_averages(tmp_path: Path) -> None:
+    diabetes = WINE.with_name("diabetes.csv")
+    trained = run_cli("automl", "train", "--csv", str(diabetes), "--target", "target", "--budget", "20", "--trials",
+                      "6", "--single-model", "--model-dir", str(tmp_path / "one"), "--json")
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout)
+    models = [row["model"] for row in report["leaderboard"]]
+    assert report["winner"] in models and "(" not in report["winner"]
+    assert "default_lgbm" in models and not any("(" in m for m in models), models  # no ensemble, no blend
+    assert report["exportable"] is True
+
+
 def test_predict_with_a_missing_column_exits_2(tmp_path: Path) -> None:
     model_dir = tmp_path / "none"
     result = run_cli("automl", "predict", "--model-dir", str(model_dir), "--csv", str(WINE),
