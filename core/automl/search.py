@@ -857,11 +857,13 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
                          exportable.get(model))
                for model, trial in _best_per_model(result.trials).items()]
     singles.sort(key=_by_score)
+    default = next((c for c in singles if c.name == DEFAULT_LGBM), None)
     if single_model:
-        return _single_finalists(singles, result, y, problem)
+        if default is None:
+            return Finalists(singles)
+        return _default_unless_beaten(default, [c for c in singles if c is not default], singles, result, y, problem)
     ensemble = _best_ensemble(singles, result, y, problem)
     ranked = sorted(singles + ([ensemble] if ensemble is not None else []), key=_by_score)
-    default = next((c for c in ranked if c.name == DEFAULT_LGBM), None)
     if default is None:
         return Finalists(ranked)
     # Only a blend with the default can replace it, and only when it beats the default by more than the folds'
@@ -869,18 +871,16 @@ def finalists(result: SearchResult, y: np.ndarray, problem: Problem, learners: S
     # new rows; half the default in the average halves what such luck can cost, keeps most of a real gain,
     # and averaging probabilities tempers a lone model's confident mistakes (docs/automl.md, "Measured").
     blends = [b for c in ranked if c is not default and (b := _blend(c, default, result, y, problem)) is not None]
-    chosen = sorted([b for b in blends if _beats(b, default, result, y, problem)], key=_by_score)
-    rest = sorted([c for c in ranked + blends if c is not default and c not in chosen], key=_by_score)
+    return _default_unless_beaten(default, blends, ranked + blends, result, y, problem)
+
+
+def _default_unless_beaten(default: Candidate, contenders: Sequence[Candidate], pool: Sequence[Candidate],
+                           result: SearchResult, y: np.ndarray, problem: Problem) -> Finalists:
+    """The ``contenders`` that beat the default LightGBM (``_beats``), best CV first, then the default, then
+    the rest of ``pool`` by CV score."""
+    chosen = sorted([c for c in contenders if _beats(c, default, result, y, problem)], key=_by_score)
+    rest = sorted([c for c in pool if c is not default and c not in chosen], key=_by_score)
     return Finalists(chosen + [default] + rest)
-
-
-def _single_finalists(singles: list[Candidate], result: SearchResult, y: np.ndarray, problem: Problem) -> Finalists:
-    """One model each, no averaging: the singles that beat the default LightGBM (``_beats``) first, then it."""
-    default = next((c for c in singles if c.name == DEFAULT_LGBM), None)
-    if default is None:
-        return Finalists(singles)
-    chosen = [c for c in singles if c is not default and _beats(c, default, result, y, problem)]
-    return Finalists(chosen + [default] + [c for c in singles if c is not default and c not in chosen])
 
 
 def _by_score(candidate: Candidate) -> tuple[float, str]:
